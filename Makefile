@@ -1,0 +1,27 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv (and, as root, install the Debian packages the suite uses).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.attnxfer-installed
+APT_PACKAGES := dataset-fashion-mnist
+
+.PHONY: env demo test test-fast bench clean-runs
+
+$(STAMP): pyproject.toml scripts/setup-env.sh
+	APT_PACKAGES="$(APT_PACKAGES)" VENV="$(VENV)" ./scripts/setup-env.sh
+	touch $(STAMP)
+
+env: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/attnxfer demo
+
+# The README's test command and what CI runs: the whole suite, slow tests included.
+test: $(STAMP)
+	$(PY) -m pytest -m "slow or not slow" -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/attnxfer bench

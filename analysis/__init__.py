@@ -1,0 +1,1 @@
+"""Result tables, figures and the dashboard, built from run directories."""

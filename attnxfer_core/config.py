@@ -1,0 +1,348 @@
+"""Typed run configuration.
+
+One :class:`RunConfig` describes one run completely. It is built from defaults,
+changed with dotted ``key=value`` overrides (:func:`apply_overrides`), checked by
+:func:`attnxfer_core.validate.validate_config`, written beside the run's results as
+``config.json`` and hashed into the run id (:func:`run_id`). Fields that do not
+change what a run computes (where it is written, threads, progress display) live
+in :class:`ExecConfig` and are left out of the id.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .errors import ConfigError
+from .modes import Mode
+
+
+class Precision(str, enum.Enum):
+    FP32 = "fp32"
+    BF16 = "bf16"  # autocast to bfloat16 for the forward pass; master weights stay fp32
+
+
+class Objective(str, enum.Enum):
+    CLASSIFY = "classify"  # supervised classification, with or without attention transfer
+    MAE = "mae"  # masked-autoencoder pretraining of a teacher encoder
+
+
+class TeacherSource(str, enum.Enum):
+    NONE = "none"  # no teacher (scratch)
+    TIMM = "timm"  # timm pretrained weights by name (needs the hub or a local cache)
+    FILE = "file"  # a local checkpoint: timm state dict, safetensors, or MAE {'model': ...}
+    RANDOM = "random"  # a randomly initialised teacher: the control
+    PRETRAIN = "pretrain"  # pretrained by this suite (MAE or supervised), cached as its own run
+
+
+class PretrainMethod(str, enum.Enum):
+    SUPERVISED = "supervised"
+    MAE = "mae"
+
+
+@dataclass
+class ModelConfig:
+    """A timm Vision Transformer: an architecture name and the shape fields to override.
+
+    ``None`` keeps the architecture's default, except ``img_size`` and ``in_chans``,
+    which then follow the dataset.
+    """
+
+    arch: str = "vit_tiny_patch16_224"
+    img_size: Optional[int] = None
+    patch_size: Optional[int] = 4
+    in_chans: Optional[int] = None
+    embed_dim: Optional[int] = 192
+    depth: Optional[int] = 6
+    num_heads: Optional[int] = 3
+    mlp_ratio: Optional[float] = None
+    drop_path: float = 0.0
+    global_pool: Optional[str] = None
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "fashion_mnist"
+    root: Optional[str] = None  # dataset directory; None: the dataset's default / env var
+    train_subset: Optional[int] = None  # labelled training images used (class-balanced)
+    eval_subset: Optional[int] = None  # evaluation images used (first N, class-balanced)
+    subset_seed: int = 0
+    eval_batch_size: int = 256
+
+
+@dataclass
+class AugmentConfig:
+    crop_padding: int = 4  # random translation by up to this many pixels (tensor datasets)
+    hflip: bool = True
+    mixup: float = 0.0  # mixup alpha; 0 disables
+    cutmix: float = 0.0  # cutmix alpha; 0 disables
+    mixup_prob: float = 1.0
+    label_smoothing: float = 0.1
+    randaug: str = ""  # timm auto-augment string for ImageFolder data, e.g. rand-m9-mstd0.5-inc1
+    random_erasing: float = 0.0  # ImageFolder data only
+
+
+@dataclass
+class OptimConfig:
+    epochs: int = 10
+    warmup_epochs: float = 1.0
+    batch_size: int = 128
+    blr: float = 5e-4  # base lr; lr = blr * batch_size / 256 unless lr is given
+    lr: Optional[float] = None
+    min_lr: float = 1e-6
+    weight_decay: float = 0.05
+    layer_decay: float = 1.0  # layer-wise lr decay (1.0: off)
+    beta1: float = 0.9
+    beta2: float = 0.999
+    clip_grad: Optional[float] = None
+    ema_decay: Optional[float] = None  # e.g. 0.9999; evaluation then also reports the EMA
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else self.blr * self.batch_size / 256
+
+
+@dataclass
+class TransferConfig:
+    """Which attention moves from teacher to student, where, and how strongly."""
+
+    mode: Mode = Mode.SCRATCH
+    # Layer grammar: default | all | none | first:K | last:K | i,j,k (negatives count from the end).
+    # default: copy modes all layers; distill modes the first three quarters (depth - depth//4).
+    layers: str = "default"
+    heads: str = "all"  # same grammar as layers (without default), applied in every transferred layer
+    layer_heads: str = ""  # per-layer head override: "L=h,h;L=h" (L in student layer indices)
+    weight: float = 3.0  # distillation loss weight (lambda)
+    shared_drop_path: bool = True  # teacher uses the student's drop-path masks in training
+    layer_map: str = ""  # "s=t,s=t": student layer s learns from teacher layer t (depths may differ)
+    head_map: tuple[int, ...] = ()  # teacher head for each student head (head counts may differ)
+    # The frozen teacher's forward precision. bf16 is faster on CPUs with bf16 units and on GPUs,
+    # and perturbs the teacher's maps at bf16 rounding level; fp32 is the exact recipe.
+    teacher_precision: Precision = Precision.FP32
+
+
+@dataclass
+class MAEConfig:
+    mask_ratio: float = 0.75
+    decoder_dim: int = 128
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+    norm_pix_loss: bool = True
+
+
+@dataclass
+class PretrainConfig:
+    """How the suite pretrains a teacher of its own (``teacher.source=pretrain``)."""
+
+    method: PretrainMethod = PretrainMethod.SUPERVISED
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mae: MAEConfig = field(default_factory=MAEConfig)
+    precision: Precision = Precision.FP32
+    seed: int = 0
+
+
+@dataclass
+class TeacherConfig:
+    source: TeacherSource = TeacherSource.NONE
+    name: str = ""  # timm source: pretrained model name, e.g. vit_large_patch16_224.mae
+    path: str = ""  # file source: checkpoint path
+    model: ModelConfig = field(default_factory=ModelConfig)  # architecture (file, random, pretrain)
+    init_seed: int = 0  # random source: initialisation seed
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+
+@dataclass
+class ExecConfig:
+    """How a run executes; none of this changes its results, so none of it enters the run id."""
+
+    runs_root: str = "runs"
+    run_dir: str = ""  # explicit run directory; default: <runs_root>/<run id>
+    device: str = "auto"  # auto | cpu | cuda
+    threads: Optional[int] = None  # torch intra-op threads; None: torch's default
+    data_workers: int = 4  # ImageFolder loader processes
+    progress: Optional[bool] = None  # progress bar; None: only when stderr is a TTY
+    checkpoint_every_steps: int = 0  # 0: checkpoint at the end of every epoch only
+    stop_after_steps: Optional[int] = None  # stop (resumably) after this global step: for tests
+    force: bool = False  # allow writing into a finished run directory (restarts it)
+
+
+@dataclass
+class RunConfig:
+    objective: Objective = Objective.CLASSIFY
+    seed: int = 0
+    precision: Precision = Precision.FP32
+    eval_every: int = 1  # evaluate every N epochs (and always after the last)
+    log_every: int = 50  # training-loss records, averaged over the steps between them
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    student: ModelConfig = field(default_factory=ModelConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    mae: MAEConfig = field(default_factory=MAEConfig)
+    exec: ExecConfig = field(default_factory=ExecConfig)
+
+
+# ---------------------------------------------------------------------------
+# dict round trip and ids
+
+
+def to_dict(cfg: Any) -> dict:
+    """Plain JSON-ready dict of a config dataclass (enums become their values)."""
+
+    def convert(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, tuple):
+            return [convert(v) for v in value]
+        return value
+
+    return convert(cfg)
+
+
+def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
+    """Rebuild a config dataclass from :func:`to_dict` output; unknown keys are errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(prefix or cls.__name__, f"expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"{prefix}{key}", "unknown config key")
+    kwargs = {}
+    for name in names & set(data):
+        kwargs[name] = _coerce(hints[name], data[name], f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def canonical_json(cfg: RunConfig) -> str:
+    """The config as the run id sees it: sorted JSON without execution settings."""
+    data = to_dict(cfg)
+    data.pop("exec")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def run_id(cfg: RunConfig) -> str:
+    """Stable id: the objective/mode for humans plus a hash of the canonical config."""
+    digest = hashlib.sha256(canonical_json(cfg).encode()).hexdigest()[:12]
+    label = cfg.objective.value if cfg.objective is not Objective.CLASSIFY else cfg.transfer.mode.value
+    return f"{label}-{digest}"
+
+
+# ---------------------------------------------------------------------------
+# overrides
+
+
+def apply_overrides(cfg: Any, overrides: list[str]) -> Any:
+    """Return a copy of ``cfg`` with dotted ``key=value`` overrides applied.
+
+    Values are parsed by the field's annotated type, so ``optim.lr=abc`` fails here
+    with a message naming ``optim.lr`` instead of deep inside training.
+    """
+    cfg = _deepcopy(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(item, "override must look like key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        set_field(cfg, key, raw)
+    return cfg
+
+
+def set_field(cfg: Any, key: str, raw: Any) -> None:
+    """Set one dotted field, parsing ``raw`` (a string or a plain value) by its type."""
+    parts = key.split(".")
+    target = cfg
+    for depth, part in enumerate(parts[:-1]):
+        target = _child(target, part, ".".join(parts[: depth + 1]))
+        if not dataclasses.is_dataclass(target):
+            raise ConfigError(key, f"'{'.'.join(parts[: depth + 1])}' is not a config section")
+    name = parts[-1]
+    hints = typing.get_type_hints(type(target))
+    if name not in hints or name not in {f.name for f in dataclasses.fields(target)}:
+        raise ConfigError(key, "unknown config key")
+    if dataclasses.is_dataclass(getattr(target, name)):
+        raise ConfigError(key, "is a config section; set one of its fields (e.g. " f"{key}.<field>=...)")
+    setattr(target, name, _coerce(hints[name], raw, key))
+
+
+def _child(obj: Any, name: str, path: str) -> Any:
+    if not dataclasses.is_dataclass(obj) or name not in {f.name for f in dataclasses.fields(obj)}:
+        raise ConfigError(path, "unknown config key")
+    return getattr(obj, name)
+
+
+def _deepcopy(cfg: Any) -> Any:
+    return from_dict(type(cfg), to_dict(cfg))
+
+
+_NONE_WORDS = {"none", "null", "~"}
+_TRUE_WORDS = {"true", "1", "yes", "on"}
+_FALSE_WORDS = {"false", "0", "no", "off"}
+
+
+def _coerce(tp: Any, raw: Any, key: str) -> Any:
+    """Convert ``raw`` to type ``tp``; raises ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() in _NONE_WORDS):
+            return None
+        return _coerce(inner[0], raw, key)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, raw, prefix=f"{key}.")
+    if origin is tuple:
+        items = raw
+        if isinstance(raw, str):
+            text = raw.strip().strip("[]()")
+            items = [s for s in (p.strip() for p in text.split(",")) if s]
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(key, f"expected a list, got {raw!r}")
+        return tuple(_coerce(args[0], item, key) for item in items)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(raw.strip() if isinstance(raw, str) else raw)
+        except ValueError:
+            choices = ", ".join(m.value for m in tp)
+            raise ConfigError(key, f"unknown value {raw!r}; choose one of: {choices}") from None
+    if tp is bool:
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+        raise ConfigError(key, f"expected true/false, got {raw!r}")
+    if tp is int:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ConfigError(key, f"expected an integer, got {raw!r}")
+        try:
+            return int(raw) if not isinstance(raw, str) else int(raw.strip())
+        except (TypeError, ValueError):
+            raise ConfigError(key, f"expected an integer, got {raw!r}") from None
+    if tp is float:
+        if isinstance(raw, bool):
+            raise ConfigError(key, f"expected a number, got {raw!r}")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(key, f"expected a number, got {raw!r}") from None
+        if math.isnan(value) or math.isinf(value):
+            raise ConfigError(key, f"expected a finite number, got {raw!r}")
+        return value
+    if tp is str:
+        if not isinstance(raw, str):
+            raise ConfigError(key, f"expected a string, got {raw!r}")
+        return raw
+    raise ConfigError(key, f"unsupported config type {tp!r}")

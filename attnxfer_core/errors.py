@@ -1,0 +1,24 @@
+"""User-facing errors.
+
+Every problem a user can cause (a typo in an override, a missing data file, a
+teacher that does not fit the student) is raised as :class:`UserError` *before*
+any run directory is touched, so the CLI can print one line and exit non-zero
+without damaging earlier results.
+"""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as a single line."""
+
+
+class ConfigError(UserError):
+    """A config field holds a value the suite cannot use; the message names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class RunLockedError(UserError):
+    """Another process is already training into the same run directory."""

@@ -1,0 +1,22 @@
+"""Attention-transfer losses, kept separate so they can be pinned by golden tests."""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def attention_distill_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """Cross-entropy of softmax(teacher) against log_softmax(student) over the key axis.
+
+    Averaged over batch, heads and queries. Its gradient with respect to the
+    student logits equals that of KL(teacher || student): the two differ by the
+    teacher's entropy, a constant. Computed in fp32 whatever the autocast dtype.
+    """
+    target = teacher_logits.float().softmax(dim=-1)
+    log_probs = student_logits.float().log_softmax(dim=-1)
+    return -(target * log_probs).sum(dim=-1).mean()
+
+
+def projection_distill_loss(student: Tensor, teacher: Tensor) -> Tensor:
+    """Mean squared error between student and teacher q, k or v (the q/k/v distill variants)."""
+    return F.mse_loss(student.float(), teacher.float())

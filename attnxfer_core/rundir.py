@@ -1,0 +1,173 @@
+"""A run's directory: resolved config, metrics log, checkpoint and summary.
+
+Layout::
+
+    <run dir>/config.json      resolved config (written when the run starts)
+    <run dir>/metrics.jsonl    one JSON record per line (train steps, evaluations)
+    <run dir>/checkpoint.pt    latest state; torch.load(weights_only=True) safe
+    <run dir>/summary.json     written last: its presence means the run finished
+    <run dir>/run.lock         held (flock) while a process trains into the dir
+
+Every file that is replaced is written to a temporary name, fsynced and renamed,
+so a kill at any moment leaves either the old or the new version, never half.
+"""
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import torch
+
+from .errors import RunLockedError, UserError
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+CHECKPOINT = "checkpoint.pt"
+SUMMARY = "summary.json"
+LOCK = "run.lock"
+WEIGHTS = "weights.pt"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def save_tensors(path: Path, state: dict) -> None:
+    """Atomically write a checkpoint made of tensors and plain Python values only."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_tensors(path: Path) -> dict:
+    """Load a checkpoint with ``weights_only=True``: a file that would run code is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"checkpoint not found: {path}") from None
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... on bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot load checkpoint {path}: {first}") from None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Records of a JSON-lines file; a torn (half-written) last line is ignored."""
+    if not path.exists():
+        return []
+    records = []
+    lines = path.read_bytes().split(b"\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i >= len(lines) - 2:  # only the last line may be torn
+                break
+            raise UserError(f"{path}: line {i + 1} is not JSON") from None
+    return records
+
+
+class RunDir:
+    """Reading and writing one run's directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock_handle: Optional[io.TextIOWrapper] = None
+
+    # -- state ------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return (self.path / SUMMARY).exists()
+
+    def summary(self) -> Optional[dict]:
+        path = self.path / SUMMARY
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def config(self) -> Optional[dict]:
+        path = self.path / CONFIG
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def metrics(self) -> list[dict]:
+        return read_jsonl(self.path / METRICS)
+
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT).exists()
+
+    # -- writing ----------------------------------------------------------------
+
+    def create(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.path, os.W_OK):
+            raise UserError(f"run directory is not writable: {self.path}")
+
+    def lock(self) -> None:
+        """Take the run's lock or fail at once: two processes never train one run."""
+        handle = open(self.path / LOCK, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunLockedError(f"run {self.path} is already being trained by another process") from None
+        self._lock_handle = handle
+
+    def unlock(self) -> None:
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def write_config(self, config: dict) -> None:
+        atomic_write_json(self.path / CONFIG, config)
+
+    def append_metrics(self, records: Iterable[dict]) -> None:
+        lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        if not lines:
+            return
+        with open(self.path / METRICS, "a") as handle:
+            handle.write(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def truncate_metrics(self, count: int) -> None:
+        """Keep the first ``count`` records: those the checkpoint being resumed had seen."""
+        kept = self.metrics()[:count]
+        atomic_write_bytes(self.path / METRICS, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept).encode())
+
+    def save_checkpoint(self, state: dict) -> None:
+        save_tensors(self.path / CHECKPOINT, state)
+
+    def load_checkpoint(self) -> dict:
+        return load_tensors(self.path / CHECKPOINT)
+
+    def write_summary(self, summary: dict) -> None:
+        atomic_write_json(self.path / SUMMARY, summary)
+
+    def clear_results(self) -> None:
+        """Forget a previous attempt (``--force``): summary, checkpoint and metrics."""
+        for name in (SUMMARY, CHECKPOINT, METRICS, WEIGHTS):
+            (self.path / name).unlink(missing_ok=True)

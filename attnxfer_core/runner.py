@@ -1,0 +1,176 @@
+"""One run from config to summary: check everything, then train into the run dir.
+
+:func:`prepare` builds data, models, teacher and plan without touching the disk,
+so every input error surfaces before a run directory exists. :func:`execute`
+then creates (or resumes) the run directory and trains.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .config import Objective, RunConfig, TeacherSource, canonical_json, run_id, to_dict
+from .data import DataSource, build_source
+from .errors import UserError
+from .models import create_vit
+from .modes import spec_of
+from .plan import build_plan
+from .provenance import environment
+from .rundir import WEIGHTS, RunDir, save_tensors
+from .tasks import ClassificationTask, MAETask, Task
+from .teachers import OPTIONAL_PREFIXES, build_teacher, load_weights, read_state_dict
+from .trainer import StopRequested, Trainer
+from .validate import validate_config
+
+log = logging.getLogger("attnxfer")
+
+
+@dataclass
+class PreparedRun:
+    cfg: RunConfig
+    run_id: str
+    run_dir: RunDir
+    source: DataSource
+    task: Task
+    device: torch.device
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict  # empty when the run stopped before finishing
+    cached: bool = False  # the run had already finished; nothing was trained
+    stopped_at: Optional[int] = None  # global step of a resumable early stop
+
+    @property
+    def finished(self) -> bool:
+        return self.stopped_at is None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def run_dir_of(cfg: RunConfig) -> RunDir:
+    return RunDir(Path(cfg.exec.run_dir) if cfg.exec.run_dir else Path(cfg.exec.runs_root) / run_id(cfg))
+
+
+def prepare(cfg: RunConfig) -> PreparedRun:
+    """Validate and build everything a run needs; writes nothing."""
+    validate_config(cfg)
+    if cfg.exec.threads:
+        torch.set_num_threads(cfg.exec.threads)
+    device = resolve_device(cfg.exec.device)
+    source = build_source(cfg.data, cfg.augment, image_size=cfg.student.img_size or 224, workers=cfg.exec.data_workers)
+    shape = dict(num_classes=source.num_classes, img_size=source.image_size, in_chans=source.in_chans)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        student = create_vit(cfg.student, field="student", **shape)
+    task: Task
+    if cfg.objective is Objective.MAE:
+        task = MAETask(student, cfg.mae, cfg.seed)
+    else:
+        spec = spec_of(cfg.transfer.mode)
+        teacher = build_teacher(cfg, **shape) if spec.needs_teacher else None
+        plan = build_plan(cfg.transfer, student, teacher) if spec.transfers else None
+        if spec.init_from_teacher:
+            init_from(student, teacher, "teacher")  # shape check now; real weights below if pending
+        task = ClassificationTask(student, teacher, plan, cfg.augment, source.num_classes)
+    return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, task, device)
+
+
+def init_from(student: nn.Module, teacher: nn.Module, origin: str) -> None:
+    """Fine-tuning start: the teacher's weights, with a fresh classifier head."""
+    state = {k: v for k, v in teacher.state_dict().items() if not k.startswith(OPTIONAL_PREFIXES)}
+    load_weights(student, state, origin)
+
+
+def _load_suite_teacher(prepared: PreparedRun, progress: Optional[bool]) -> dict:
+    """Make sure the suite-pretrained teacher exists (training it if needed) and load it."""
+    from .pretrain import ensure_pretrained
+
+    cfg = prepared.cfg
+    task = prepared.task
+    assert isinstance(task, ClassificationTask) and task.teacher is not None
+    result = ensure_pretrained(cfg, progress)
+    weights = read_state_dict(result.run_dir / WEIGHTS)
+    load_weights(task.teacher, weights, f"pretrained teacher {result.run_dir}")
+    if spec_of(cfg.transfer.mode).init_from_teacher:
+        init_from(task.student, task.teacher, "teacher")
+    return {"run_id": result.run_dir.name, "cached": result.cached, "final": result.summary.get("final", {})}
+
+
+def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
+    """Run ``cfg`` to completion, resuming from its checkpoint; a finished run is returned as is."""
+    rd = run_dir_of(cfg)
+    if rd.finished and not cfg.exec.force:
+        stored = rd.config()
+        if stored is not None and stored.get("canonical") != canonical_json(cfg):
+            raise UserError(f"{rd.path} holds a different finished run; choose another exec.run_dir")
+        return RunResult(rd.path, rd.summary(), cached=True)
+    prepared = prepare(cfg)
+    stored = rd.config()
+    if stored is not None and stored.get("canonical") != canonical_json(cfg):
+        raise UserError(f"{rd.path} holds a run with a different config; choose another exec.run_dir")
+    teacher_info: dict = {}
+    if spec_of(cfg.transfer.mode).needs_teacher and cfg.teacher.source is TeacherSource.PRETRAIN:
+        teacher_info = _load_suite_teacher(prepared, progress)
+    rd.create()
+    rd.lock()
+    try:
+        if cfg.exec.force:
+            rd.clear_results()
+        rd.write_config({"run_id": prepared.run_id, "config": to_dict(cfg), "canonical": canonical_json(cfg)})
+        return _train(prepared, teacher_info, progress)
+    finally:
+        rd.unlock()
+
+
+def _train(prepared: PreparedRun, teacher_info: dict, progress: Optional[bool]) -> RunResult:
+    cfg, rd, task = prepared.cfg, prepared.run_dir, prepared.task
+    device = prepared.device
+    task.trained_model().to(device)
+    teacher = getattr(task, "teacher", None)
+    if teacher is not None:
+        teacher.to(device)
+    trainer = Trainer(cfg, task, prepared.source, rd, device)
+    resumed = trainer.resume()
+    if resumed:
+        log.info("resuming %s at step %d", rd.path.name, trainer.pos.global_step)
+    started = time.perf_counter()
+    try:
+        evals = trainer.fit(progress=progress)
+    except StopRequested:
+        log.info("stopped %s at step %d; run the same command again to resume", rd.path.name, trainer.pos.global_step)
+        return RunResult(rd.path, {}, stopped_at=trainer.pos.global_step)
+    weights = task.export(trainer.final_weights())
+    save_tensors(rd.path / WEIGHTS, weights)
+    images = trainer.total_steps * cfg.optim.batch_size
+    summary = {
+        "status": "done",
+        "run_id": prepared.run_id,
+        "objective": cfg.objective.value,
+        "mode": cfg.transfer.mode.value,
+        "seed": cfg.seed,
+        "epochs": cfg.optim.epochs,
+        "steps": trainer.total_steps,
+        "train_seconds": round(trainer.pos.elapsed, 3),
+        "images_per_second": round(images / trainer.pos.elapsed, 2) if trainer.pos.elapsed > 0 else None,
+        "wall_seconds_this_attempt": round(time.perf_counter() - started, 3),
+        "final": {k: v for k, v in evals[-1].items() if k not in ("kind",)} if evals else {},
+        "teacher": {"source": cfg.teacher.source.value, **teacher_info},
+        "device": str(device),
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **environment(),
+    }
+    rd.write_summary(summary)
+    return RunResult(rd.path, summary)

@@ -1,0 +1,191 @@
+"""The student with its frozen teacher: one forward pass for copy and distill.
+
+Teacher and student run interleaved, block by block, so only one layer's
+teacher maps are alive at a time and the teacher stops after the last layer
+anything is taken from. Non-transferred student blocks run exactly as timm runs
+them (fused attention). The teacher is held outside the module tree: it is not
+in ``state_dict()``, not in ``parameters()`` and never wrapped by DDP.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from timm.models.vision_transformer import Block, VisionTransformer
+from torch import Tensor, nn
+
+from .fused import fused_distill_attention
+from .losses import attention_distill_loss, projection_distill_loss
+from .modes import Kind, Target
+from .plan import LayerPlan, TransferPlan
+from .vit import PARTS, drop_path_masks, embed, head, logits_of, mlp_branch, output, plain_block, project, residual
+
+
+class AttentionTransferModel(nn.Module):
+    """Student ViT guided by a frozen teacher's attention (copy or distill).
+
+    ``forward`` returns ``{"logits", "attn_loss", "layer_losses"}``; ``attn_loss``
+    is the unweighted sum over transferred layers (None for copy modes).
+    ``fused=False`` selects the straightforward autograd path for map
+    distillation, which tests use as the reference for the fused one.
+    """
+
+    fused: bool = True
+
+    def __init__(self, student: VisionTransformer, teacher: VisionTransformer, plan: TransferPlan) -> None:
+        super().__init__()
+        self.student = student
+        self._teacher = (teacher,)  # a tuple keeps it out of the module tree
+        self.plan = plan
+        self._layer_plans = plan.by_student_layer(len(student.blocks))
+        self._index_cache: dict[tuple, Tensor] = {}
+        teacher.eval()
+        teacher.requires_grad_(False)
+
+    def _teacher_context(self, images: Tensor) -> ExitStack:
+        """no_grad, plus bf16 autocast when the plan asks for a low-precision teacher."""
+        stack = ExitStack()
+        stack.enter_context(torch.no_grad())
+        if self.plan.teacher_bf16:
+            stack.enter_context(torch.autocast(images.device.type, dtype=torch.bfloat16))
+        return stack
+
+    @property
+    def teacher(self) -> VisionTransformer:
+        return self._teacher[0]
+
+    def train(self, mode: bool = True) -> "AttentionTransferModel":
+        super().train(mode)
+        self.teacher.eval()  # frozen: dropout off; drop path comes from the student's masks
+        return self
+
+    def _index(self, heads: tuple[int, ...], device: torch.device) -> Tensor:
+        key = (heads, device)
+        if key not in self._index_cache:
+            self._index_cache[key] = torch.tensor(heads, dtype=torch.long, device=device)
+        return self._index_cache[key]
+
+    def forward(self, images: Tensor) -> dict[str, object]:
+        student, teacher, plan = self.student, self.teacher, self.plan
+        masks = drop_path_masks(student.blocks, images.shape[0], images) if self.training else None
+        share = masks is not None and plan.shared_drop_path
+        teacher_masks = [masks[s] if share and s is not None else None for s in plan.teacher_mask_source]
+        last_teacher = plan.last_teacher_layer
+
+        x = embed(student, images)
+        with self._teacher_context(images):
+            tx = embed(teacher, images)
+        t_next = 0  # next teacher block to run
+        captured: Optional[tuple[int, dict[str, Tensor]]] = None
+        layer_losses: dict[int, Tensor] = {}
+        for i, blk in enumerate(student.blocks):
+            m = masks[i] if masks is not None else None
+            lp = self._layer_plans[i]
+            if lp is None:
+                x = plain_block(blk, x, m)
+                continue
+            if captured is None or captured[0] != lp.teacher_layer:
+                with self._teacher_context(images):
+                    while t_next < lp.teacher_layer:
+                        tx = plain_block(teacher.blocks[t_next], tx, teacher_masks[t_next])
+                        t_next += 1
+                    keep_going = t_next < last_teacher
+                    cap, tx = self._teacher_block(teacher.blocks[t_next], tx, teacher_masks[t_next], keep_going)
+                    captured = (t_next, cap)
+                    t_next += 1
+            m1, m2 = m if m is not None else (None, None)
+            h = blk.norm1(x)
+            heads_out, loss = self._student_attention(blk, h, lp, captured[1])
+            x = residual(x, blk.ls1(output(blk.attn, h, heads_out)), m1)
+            x = mlp_branch(blk, x, m2)
+            if loss is not None:
+                layer_losses[i] = loss
+        attn_loss = torch.stack(list(layer_losses.values())).sum() if layer_losses else None
+        return {"logits": head(student, x), "attn_loss": attn_loss, "layer_losses": layer_losses}
+
+    # -- teacher -------------------------------------------------------------------
+
+    def _teacher_block(
+        self, blk: Block, x: Tensor, masks: Optional[tuple[Tensor, Tensor]], keep_going: bool
+    ) -> tuple[dict[str, Tensor], Tensor]:
+        """Run a teacher block, returning what the student needs from it and its output.
+
+        The output is only computed when a later teacher layer is still needed.
+        """
+        target = self.plan.spec.target
+        attn = blk.attn
+        h = blk.norm1(x)
+        parts = PARTS if keep_going else (("q", "k") if target is Target.MAP else (target.value,))
+        p = project(attn, h, parts)
+        cap: dict[str, Tensor] = {}
+        logits = logits_of(p["q"], p["k"], attn.scale) if target is Target.MAP else None
+        if target is Target.MAP:
+            cap["logits"] = logits
+        else:
+            cap[target.value] = p[target.value]
+        if not keep_going:
+            return cap, x
+        if logits is not None:
+            heads_out = logits.softmax(dim=-1) @ p["v"]
+        else:
+            heads_out = F.scaled_dot_product_attention(p["q"], p["k"], p["v"])
+        m1, m2 = masks if masks is not None else (None, None)
+        x = residual(x, blk.ls1(output(attn, h, heads_out)), m1)
+        return cap, mlp_branch(blk, x, m2)
+
+    def _teacher_heads(self, cap: Tensor, lp: LayerPlan) -> Tensor:
+        if lp.teacher_heads == tuple(range(cap.shape[1])):
+            return cap
+        return cap.index_select(1, self._index(lp.teacher_heads, cap.device))
+
+    # -- student -------------------------------------------------------------------
+
+    def _student_attention(
+        self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor]
+    ) -> tuple[Tensor, Optional[Tensor]]:
+        spec = self.plan.spec
+        attn = blk.attn
+        dropout_p = attn.attn_drop.p if self.training else 0.0
+        if spec.kind is Kind.COPY:
+            parts = tuple(p for p in PARTS if p not in spec.replaced) if lp.full else PARTS
+            p = project(attn, h, parts)
+            if spec.target is Target.MAP:
+                return self._copy_map(attn, p, lp, cap["logits"], dropout_p), None
+            part = spec.target.value
+            taught = self._teacher_heads(cap[part], lp).to(next(iter(p.values())).dtype)
+            if lp.full:
+                p[part] = taught
+            else:
+                p[part] = p[part].index_copy(1, self._index(lp.heads, h.device), taught)
+            return F.scaled_dot_product_attention(p["q"], p["k"], p["v"], dropout_p=dropout_p), None
+
+        p = project(attn, h, PARTS)
+        heads_index = None if lp.full else self._index(lp.heads, h.device)
+        if spec.target is Target.MAP and heads_index is None and self.fused:
+            return fused_distill_attention(p["q"], p["k"], p["v"], self._teacher_heads(cap["logits"], lp), attn.scale)
+        if spec.target is Target.MAP:
+            s_logits = logits_of(p["q"], p["k"], attn.scale)
+            heads_out = attn.attn_drop(s_logits.softmax(dim=-1)) @ p["v"]
+            chosen = s_logits if heads_index is None else s_logits.index_select(1, heads_index)
+            loss = attention_distill_loss(chosen, self._teacher_heads(cap["logits"], lp))
+            return heads_out, loss
+        part = spec.target.value
+        heads_out = F.scaled_dot_product_attention(p["q"], p["k"], p["v"], dropout_p=dropout_p)
+        chosen = p[part] if heads_index is None else p[part].index_select(1, heads_index)
+        return heads_out, projection_distill_loss(chosen, self._teacher_heads(cap[part], lp))
+
+    def _copy_map(self, attn: nn.Module, p: dict[str, Tensor], lp: LayerPlan, t_logits: Tensor, dropout_p: float) -> Tensor:
+        """Teacher's softmax applied to the student's values in transferred heads."""
+        probs = attn.attn_drop(self._teacher_heads(t_logits, lp).softmax(dim=-1))
+        v = p["v"]
+        if lp.full:
+            return probs.to(v.dtype) @ v
+        taught = probs.to(v.dtype) @ v.index_select(1, self._index(lp.heads, v.device))
+        own = self._index(lp.own_heads, v.device)
+        mine = F.scaled_dot_product_attention(
+            p["q"].index_select(1, own), p["k"].index_select(1, own), v.index_select(1, own), dropout_p=dropout_p
+        )
+        merged = torch.cat([taught, mine], dim=1)
+        return merged.index_select(1, self._index(lp.merge_order, v.device))

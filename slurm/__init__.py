@@ -1,0 +1,1 @@
+"""Submitting studies to SLURM with submitit, and a local single-node cluster."""

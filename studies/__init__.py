@@ -1,0 +1,1 @@
+"""Study registry: one file per study (see issue: study registry)."""

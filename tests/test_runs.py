@@ -1,0 +1,82 @@
+"""Runs end to end: directory contents, resume equals uninterrupted, bad input touches nothing."""
+import json
+
+import pytest
+import torch
+
+from attnxfer_core.cli import main
+from attnxfer_core.rundir import load_tensors
+from attnxfer_core.runner import execute
+
+from .conftest import TINY_RUN, tiny_run
+
+
+def _files(path):
+    return sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+
+
+def test_run_writes_config_metrics_checkpoint_summary(tmp_path):
+    result = execute(tiny_run(tmp_path, "transfer.mode=distill", "teacher.source=random"))
+    assert result.finished and not result.cached
+    assert _files(result.run_dir) == ["checkpoint.pt", "config.json", "metrics.jsonl", "run.lock", "summary.json", "weights.pt"]
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["config"]["transfer"]["mode"] == "distill"
+    records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {r["kind"] for r in records} == {"train", "eval"}
+    assert any("attn" in r for r in records if r["kind"] == "train")
+    state = load_tensors(result.run_dir / "checkpoint.pt")  # weights_only=True
+    assert state["global_step"] == result.summary["steps"]
+    assert result.summary["final"]["top1"] >= 0
+    again = execute(tiny_run(tmp_path, "transfer.mode=distill", "teacher.source=random"))
+    assert again.cached and again.summary == result.summary
+
+
+@pytest.mark.parametrize("mode", ["distill", "copy"])
+def test_stop_and_resume_equals_uninterrupted(tmp_path, mode):
+    """Drop path, mixup and augmentation on: the resumed run must match to the bit."""
+    extra = [f"transfer.mode={mode}", "teacher.source=random", "student.drop_path=0.2",
+             "augment.mixup=0.8", "augment.cutmix=1.0", "optim.ema_decay=0.9", "optim.epochs=3"]
+    whole = execute(tiny_run(tmp_path / "a", *extra))
+    stopped = execute(tiny_run(tmp_path / "b", *extra, "exec.stop_after_steps=7"))
+    assert stopped.stopped_at == 7 and not (stopped.run_dir / "summary.json").exists()
+    resumed = execute(tiny_run(tmp_path / "b", *extra))
+    assert resumed.finished
+    assert (whole.run_dir / "metrics.jsonl").read_text() == (resumed.run_dir / "metrics.jsonl").read_text()
+    a, b = load_tensors(whole.run_dir / "weights.pt"), load_tensors(resumed.run_dir / "weights.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_learning_happens(tmp_path):
+    result = execute(tiny_run(tmp_path, "optim.epochs=12", "optim.lr=3e-3", "optim.warmup_epochs=1"))
+    assert result.summary["final"]["top1"] > 40.0  # chance is 10%
+
+
+BAD_INPUTS = [
+    (["transfer.mode=bogus"], "transfer.mode"),
+    (["transfer.mode=copy", "teacher.source=random", "transfer.layers=9"], "transfer.layers"),
+    (["transfer.mode=copy", "teacher.source=random", "transfer.heads=0,7"], "transfer.heads"),
+    (["transfer.mode=distill", "teacher.source=random", "teacher.model.depth=2"], "transfer.layer_map"),
+    (["transfer.mode=distill", "teacher.source=random", "teacher.model.num_heads=2"], "transfer.head_map"),
+    (["student.arch=vit_does_not_exist"], "student.arch"),
+    (["transfer.mode=distill", "teacher.source=timm", "teacher.name=not_a_model"], "teacher.name"),
+    (["transfer.mode=distill", "teacher.source=random", "transfer.weight=-1"], "transfer.weight"),
+    (["transfer.mode=copy"], "teacher.source"),
+    (["optim.lr=abc"], "optim.lr"),
+    (["optim.batch_size=0"], "optim.batch_size"),
+]
+
+
+@pytest.mark.parametrize("overrides, field", BAD_INPUTS)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, overrides, field):
+    root = tmp_path / "runs"
+    code = main(["train", *TINY_RUN, f"exec.runs_root={root}", *overrides])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0 and err.startswith("error: ") and field in err, err
+    assert not root.exists()
+
+
+def test_cli_train_prints_summary(tmp_path, capsys):
+    assert main(["train", *TINY_RUN, "optim.epochs=1", f"exec.runs_root={tmp_path}"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "top1" in json.loads(line)
