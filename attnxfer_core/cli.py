@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Callable, Optional
 
 from .config import RunConfig, apply_overrides
@@ -41,6 +42,92 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("demo")
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import format_table, run_demo, summarize, write_reference
+
+    seeds = list(range(args.seeds))
+    rows, info = run_demo(seeds, args.overrides, progress=_progress(args))
+    table = summarize(rows)
+    teacher = info["final"]
+    state = "reused cached teacher" if info["cached"] else f"pretrained teacher ({info['pretrain_seconds'] or 0:.0f} s)"
+    print(f"\nteacher: {info['method']} on the full training set, {state}: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in teacher.items() if k in ("top1", "recon_loss")))
+    print(format_table(table))
+    print(f"\ntotal wall time: {info['total_seconds']:.0f} s")
+    if args.out:
+        command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", f"--out {args.out}", *args.overrides])
+        write_reference(table, rows, info, Path(args.out), command)
+        print(f"reference results written to {args.out}")
+    return 0
+
+
+@command("studies")
+def _studies(args: argparse.Namespace) -> int:
+    from studies import load_studies
+
+    rows = []
+    for study in load_studies().values():
+        counts = [len(study.expand(scale)) for scale in ("embedded", "paper")]
+        rows.append((study.name, study.paper, counts[0], counts[1], study.description))
+    print(f"{'study':<14} {'paper':<44} {'runs (embedded)':>15} {'runs (paper)':>12}")
+    for name, paper, emb, pap, _ in rows:
+        print(f"{name:<14} {paper[:44]:<44} {emb:>15} {pap:>12}")
+    return 0
+
+
+def _validated_study(args: argparse.Namespace):
+    """The study named on the command line, expanded and validated as a whole."""
+    from studies import get_study
+
+    from .study import validate_runs
+
+    study = get_study(args.study)
+    runs = study.expand(args.scale, seeds=args.seeds, overrides=args.overrides)
+    validate_runs(study, runs)
+    return study, runs
+
+
+@command("plan")
+def _plan(args: argparse.Namespace) -> int:
+    from .planning import format_plan, plan_rows
+
+    study, runs = _validated_study(args)
+    ensembles = study.expand_ensembles(args.scale, runs, seeds=args.seeds)
+    print(format_plan(study.name, args.scale, plan_rows(runs, args.scale), ensembles))
+    if study.references:
+        print("paper reference numbers: " + "; ".join(
+            f"{r.label} {r.value if r.value is not None else 'unknown'}" + (f" ({r.note})" if r.note else "")
+            for r in study.references))
+    return 0
+
+
+@command("run")
+def _run(args: argparse.Namespace) -> int:
+    """Run a study's unfinished runs here, one after another (dependencies first)."""
+    from .runner import execute, run_dir_of
+    from .study import select_runs
+
+    study, runs = _validated_study(args)
+    chosen = select_runs(runs, args.where or [])
+    todo = [r for r in chosen if not run_dir_of(r.config).finished]
+    print(f"study {study.name}: {len(chosen)} runs selected, {len(todo)} to train", file=sys.stderr)
+    for i, run in enumerate(todo, 1):
+        label = ", ".join(f"{k}={v}" for k, v in run.values.items()) or run.role
+        print(f"[{i}/{len(todo)}] {run.run_id} ({label}, seed {run.seed})", file=sys.stderr, flush=True)
+        result = execute(run.config, progress=_progress(args))
+        final = result.summary.get("final", {})
+        print(f"    {', '.join(f'{k} {v:.3f}' for k, v in final.items() if k in ('top1', 'recon_loss'))}", file=sys.stderr)
+    return 0
+
+
+@command("bench-plan")
+def _bench_plan(args: argparse.Namespace) -> int:
+    from .bench_plan import main as bench_plan_main
+
+    return bench_plan_main(args)
+
+
 @command("bench")
 def _bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
@@ -56,6 +143,29 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="run one training run (key=value overrides of the run config)")
     train.add_argument("overrides", nargs="*", help="dotted overrides, e.g. transfer.mode=copy optim.epochs=5")
     train.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar (auto: on a TTY)")
+
+    demo = sub.add_parser("demo", help="the main experiment (scratch/fine-tune/copy/distill) at embedded scale")
+    demo.add_argument("overrides", nargs="*", help="overrides applied to every run, e.g. exec.runs_root=/tmp/runs")
+    demo.add_argument("--seeds", type=int, default=1, help="seeds per method (default 1)")
+    demo.add_argument("--out", help="also write the reference table (Markdown + JSON) into this directory")
+    demo.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+
+    sub.add_parser("studies", help="list the registered studies with their paper figure and run counts")
+    plan = sub.add_parser("plan", help="print what a study would run (ids, values, deps, resources, cost, state)")
+    plan.add_argument("study")
+    plan.add_argument("overrides", nargs="*", help="key=value overrides applied to every run (e.g. exec.runs_root=...)")
+    plan.add_argument("--scale", choices=("embedded", "paper"), default="embedded")
+    plan.add_argument("--seeds", type=int, help="seeds per point (default: the study's own)")
+
+    run = sub.add_parser("run", help="train a study's unfinished runs in this process (embedded scale)")
+    run.add_argument("study")
+    run.add_argument("overrides", nargs="*", help="key=value overrides applied to every run")
+    run.add_argument("--scale", choices=("embedded", "paper"), default="embedded")
+    run.add_argument("--seeds", type=int)
+    run.add_argument("--where", action="append", help="only runs whose varied value matches, e.g. --where method=copy")
+    run.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+
+    sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)")
 
     bench = sub.add_parser("bench", help="step time of copy/distill relative to a plain timm training step")
     bench.add_argument("--shape", action="append", help="shape(s) to time: embedded, vit_small, vit_base, vit_large")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import json
 import math
@@ -41,12 +42,20 @@ class TeacherSource(str, enum.Enum):
     PRETRAIN = "pretrain"  # pretrained by this suite (MAE or supervised), cached as its own run
 
 
+class MapAverage(str, enum.Enum):
+    """Ablation (paper appendix): average the teacher's maps before transferring them."""
+
+    NONE = "none"
+    EXAMPLES = "examples"  # one map per layer/head, shared by every image of the batch
+    QUERIES = "queries"  # every query token gets the same key distribution
+
+
 class PretrainMethod(str, enum.Enum):
     SUPERVISED = "supervised"
     MAE = "mae"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """A timm Vision Transformer: an architecture name and the shape fields to override.
 
@@ -66,7 +75,7 @@ class ModelConfig:
     global_pool: Optional[str] = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     dataset: str = "fashion_mnist"
     root: Optional[str] = None  # dataset directory; None: the dataset's default / env var
@@ -76,7 +85,7 @@ class DataConfig:
     eval_batch_size: int = 256
 
 
-@dataclass
+@dataclass(frozen=True)
 class AugmentConfig:
     crop_padding: int = 4  # random translation by up to this many pixels (tensor datasets)
     hflip: bool = True
@@ -88,7 +97,7 @@ class AugmentConfig:
     random_erasing: float = 0.0  # ImageFolder data only
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimConfig:
     epochs: int = 10
     warmup_epochs: float = 1.0
@@ -107,7 +116,7 @@ class OptimConfig:
         return self.lr if self.lr is not None else self.blr * self.batch_size / 256
 
 
-@dataclass
+@dataclass(frozen=True)
 class TransferConfig:
     """Which attention moves from teacher to student, where, and how strongly."""
 
@@ -124,9 +133,10 @@ class TransferConfig:
     # The frozen teacher's forward precision. bf16 is faster on CPUs with bf16 units and on GPUs,
     # and perturbs the teacher's maps at bf16 rounding level; fp32 is the exact recipe.
     teacher_precision: Precision = Precision.FP32
+    average: MapAverage = MapAverage.NONE  # map modes only: average teacher maps before transfer
 
 
-@dataclass
+@dataclass(frozen=True)
 class MAEConfig:
     mask_ratio: float = 0.75
     decoder_dim: int = 128
@@ -135,7 +145,7 @@ class MAEConfig:
     norm_pix_loss: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class PretrainConfig:
     """How the suite pretrains a teacher of its own (``teacher.source=pretrain``)."""
 
@@ -148,7 +158,7 @@ class PretrainConfig:
     seed: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class TeacherConfig:
     source: TeacherSource = TeacherSource.NONE
     name: str = ""  # timm source: pretrained model name, e.g. vit_large_patch16_224.mae
@@ -158,7 +168,7 @@ class TeacherConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExecConfig:
     """How a run executes; none of this changes its results, so none of it enters the run id."""
 
@@ -173,7 +183,7 @@ class ExecConfig:
     force: bool = False  # allow writing into a finished run directory (restarts it)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     objective: Objective = Objective.CLASSIFY
     seed: int = 0
@@ -184,6 +194,9 @@ class RunConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     student: ModelConfig = field(default_factory=ModelConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    # The student's starting weights (same sources as a teacher); source=none: random init.
+    # Fine-tuning ignores this and starts from the teacher.
+    init: TeacherConfig = field(default_factory=TeacherConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     mae: MAEConfig = field(default_factory=MAEConfig)
@@ -194,27 +207,40 @@ class RunConfig:
 # dict round trip and ids
 
 
+@functools.lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+@functools.lru_cache(maxsize=None)
+def _section_names(cls: type) -> tuple[str, ...]:
+    """Fields of ``cls`` that are themselves config dataclasses."""
+    hints = _hints(cls)
+    return tuple(n for n in _field_names(cls) if dataclasses.is_dataclass(hints[n]))
+
+
 def to_dict(cfg: Any) -> dict:
     """Plain JSON-ready dict of a config dataclass (enums become their values)."""
-
-    def convert(value: Any) -> Any:
-        if dataclasses.is_dataclass(value):
-            return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, enum.Enum):
-            return value.value
-        if isinstance(value, tuple):
-            return [convert(v) for v in value]
-        return value
-
-    return convert(cfg)
+    if hasattr(type(cfg), "__dataclass_fields__"):
+        return {name: to_dict(getattr(cfg, name)) for name in _field_names(type(cfg))}
+    if isinstance(cfg, enum.Enum):
+        return cfg.value
+    if isinstance(cfg, tuple):
+        return [to_dict(v) for v in cfg]
+    return cfg
 
 
 def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     """Rebuild a config dataclass from :func:`to_dict` output; unknown keys are errors."""
     if not isinstance(data, dict):
         raise ConfigError(prefix or cls.__name__, f"expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    hints = _hints(cls)
+    names = set(_field_names(cls))
     for key in data:
         if key not in names:
             raise ConfigError(f"{prefix}{key}", "unknown config key")
@@ -224,11 +250,66 @@ def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
+_LEAF_BY_TYPE = {
+    str: json.dumps,
+    int: int.__repr__,
+    float: float.__repr__,
+    bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "null",
+}
+
+
+def _leaf_json(value: Any) -> str:
+    """Compact JSON of a field value (what json.dumps gives, without its overhead)."""
+    exact = _LEAF_BY_TYPE.get(type(value))
+    if exact is not None:
+        return exact(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, enum.Enum):
+        return _leaf_json(value.value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return float.__repr__(value)
+    if isinstance(value, tuple):
+        return "[" + ",".join(_leaf_json(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _sorted_keys(cls: type) -> tuple[tuple[str, str, bool], ...]:
+    """(field name, its JSON key, is a section) in sorted order."""
+    sections = _section_names(cls)
+    return tuple((n, json.dumps(n), n in sections) for n in sorted(_field_names(cls)))
+
+
+def canonical_text(cfg: Any, skip: tuple[str, ...] = ()) -> str:
+    """Sorted, compact JSON of a config. Configs are frozen, so each section's text is
+    computed once and kept on the object: studies of thousands of runs that share
+    most sections hash quickly."""
+    cached = cfg.__dict__.get("_canonical") if not skip else None
+    if cached is not None:
+        return cached
+    parts = []
+    for name, key, is_section in _sorted_keys(type(cfg)):
+        if name in skip:
+            continue
+        value = getattr(cfg, name)
+        parts.append(key + ":" + (canonical_text(value) if is_section else _leaf_json(value)))
+    text = "{" + ",".join(parts) + "}"
+    if not skip:
+        object.__setattr__(cfg, "_canonical", text)
+    return text
+
+
 def canonical_json(cfg: RunConfig) -> str:
     """The config as the run id sees it: sorted JSON without execution settings."""
-    data = to_dict(cfg)
-    data.pop("exec")
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return canonical_text(cfg, skip=("exec",))
 
 
 def run_id(cfg: RunConfig) -> str:
@@ -243,46 +324,72 @@ def run_id(cfg: RunConfig) -> str:
 
 
 def apply_overrides(cfg: Any, overrides: list[str]) -> Any:
-    """Return a copy of ``cfg`` with dotted ``key=value`` overrides applied.
+    """Return ``cfg`` with dotted ``key=value`` overrides applied (configs are immutable).
 
     Values are parsed by the field's annotated type, so ``optim.lr=abc`` fails here
     with a message naming ``optim.lr`` instead of deep inside training.
     """
-    cfg = _deepcopy(cfg)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(item, "override must look like key=value")
         key, raw = item.split("=", 1)
-        key = key.strip()
-        set_field(cfg, key, raw)
+        cfg = set_field(cfg, key.strip(), raw)
     return cfg
 
 
-def set_field(cfg: Any, key: str, raw: Any) -> None:
-    """Set one dotted field, parsing ``raw`` (a string or a plain value) by its type."""
-    parts = key.split(".")
-    target = cfg
-    for depth, part in enumerate(parts[:-1]):
-        target = _child(target, part, ".".join(parts[: depth + 1]))
-        if not dataclasses.is_dataclass(target):
-            raise ConfigError(key, f"'{'.'.join(parts[: depth + 1])}' is not a config section")
-    name = parts[-1]
-    hints = typing.get_type_hints(type(target))
-    if name not in hints or name not in {f.name for f in dataclasses.fields(target)}:
-        raise ConfigError(key, "unknown config key")
-    if dataclasses.is_dataclass(getattr(target, name)):
-        raise ConfigError(key, "is a config section; set one of its fields (e.g. " f"{key}.<field>=...)")
-    setattr(target, name, _coerce(hints[name], raw, key))
+def set_field(cfg: Any, key: str, raw: Any) -> Any:
+    """A copy of ``cfg`` with one dotted field set, ``raw`` (a string or a plain value) parsed
+    by the field's type. Sections off the path are shared, not copied."""
+    return _set_path(cfg, key.split("."), 0, raw, key)
 
 
-def _child(obj: Any, name: str, path: str) -> Any:
-    if not dataclasses.is_dataclass(obj) or name not in {f.name for f in dataclasses.fields(obj)}:
-        raise ConfigError(path, "unknown config key")
-    return getattr(obj, name)
+def set_fields(cfg: Any, values: dict[str, Any]) -> Any:
+    """:func:`set_field` for several keys at once, copying each touched section once."""
+    tree: dict[str, Any] = {}
+    for key, raw in values.items():
+        parts = key.split(".")
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(key, "conflicts with another key in the same update")
+        node[parts[-1]] = (key, raw)
+    return _apply_tree(cfg, tree, "")
 
 
-def _deepcopy(cfg: Any) -> Any:
-    return from_dict(type(cfg), to_dict(cfg))
+def _apply_tree(obj: Any, tree: dict[str, Any], prefix: str) -> Any:
+    cls = type(obj)
+    names, sections = _field_names(cls), _section_names(cls)
+    changes = {}
+    for name, sub in tree.items():
+        path = prefix + name
+        if name not in names:
+            raise ConfigError(path if isinstance(sub, dict) else sub[0], "unknown config key")
+        if isinstance(sub, dict):
+            if name not in sections:
+                raise ConfigError(path, f"'{path}' is not a config section")
+            changes[name] = _apply_tree(getattr(obj, name), sub, path + ".")
+        else:
+            key, raw = sub
+            if name in sections:
+                raise ConfigError(key, f"is a config section; set one of its fields (e.g. {key}.<field>=...)")
+            changes[name] = _coerce(_hints(cls)[name], raw, key)
+    return dataclasses.replace(obj, **changes)
+
+
+def _set_path(obj: Any, parts: list[str], i: int, raw: Any, key: str) -> Any:
+    name = parts[i]
+    path = ".".join(parts[: i + 1])
+    if not dataclasses.is_dataclass(obj) or name not in _field_names(type(obj)):
+        raise ConfigError(path if i < len(parts) - 1 else key, "unknown config key")
+    sections = _section_names(type(obj))
+    if i == len(parts) - 1:
+        if name in sections:
+            raise ConfigError(key, f"is a config section; set one of its fields (e.g. {key}.<field>=...)")
+        return dataclasses.replace(obj, **{name: _coerce(_hints(type(obj))[name], raw, key)})
+    if name not in sections:
+        raise ConfigError(key, f"'{path}' is not a config section")
+    return dataclasses.replace(obj, **{name: _set_path(getattr(obj, name), parts, i + 1, raw, key)})
 
 
 _NONE_WORDS = {"none", "null", "~"}

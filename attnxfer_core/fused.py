@@ -16,14 +16,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .losses import attention_distill_loss
+from .losses import attention_distill_loss_from_probs
 
 
-def reference_distill_attention(q: Tensor, k: Tensor, v: Tensor, teacher_logits: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+def reference_distill_attention(q: Tensor, k: Tensor, v: Tensor, teacher_probs: Tensor, scale: float) -> tuple[Tensor, Tensor]:
     """Straightforward autograd version: (per-head outputs, distillation loss)."""
     logits = (q * scale) @ k.transpose(-2, -1)
     out = logits.softmax(dim=-1) @ v
-    return out, attention_distill_loss(logits, teacher_logits)
+    return out, attention_distill_loss_from_probs(logits, teacher_probs)
 
 
 class _DistillAttention(torch.autograd.Function):
@@ -55,7 +55,6 @@ class _DistillAttention(torch.autograd.Function):
         return grad_q, grad_k, grad_v, None, None
 
 
-def fused_distill_attention(q: Tensor, k: Tensor, v: Tensor, teacher_logits: Tensor, scale: float) -> tuple[Tensor, Tensor]:
-    """Per-head attention outputs and the map-distillation loss of one layer, all heads transferred."""
-    teacher_probs = teacher_logits.float().softmax(dim=-1)
-    return _DistillAttention.apply(q, k, v, teacher_probs, scale)
+def fused_distill_attention(q: Tensor, k: Tensor, v: Tensor, teacher_probs: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """Per-head attention outputs and the map-distillation loss of one layer (teacher maps as fp32 probabilities)."""
+    return _DistillAttention.apply(q, k, v, teacher_probs.float(), scale)

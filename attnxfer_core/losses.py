@@ -12,9 +12,13 @@ def attention_distill_loss(student_logits: Tensor, teacher_logits: Tensor) -> Te
     student logits equals that of KL(teacher || student): the two differ by the
     teacher's entropy, a constant. Computed in fp32 whatever the autocast dtype.
     """
-    target = teacher_logits.float().softmax(dim=-1)
+    return attention_distill_loss_from_probs(student_logits, teacher_logits.float().softmax(dim=-1))
+
+
+def attention_distill_loss_from_probs(student_logits: Tensor, teacher_probs: Tensor) -> Tensor:
+    """As :func:`attention_distill_loss`, with the teacher's map already a distribution."""
     log_probs = student_logits.float().log_softmax(dim=-1)
-    return -(target * log_probs).sum(dim=-1).mean()
+    return -(teacher_probs * log_probs).sum(dim=-1).mean()
 
 
 def projection_distill_loss(student: Tensor, teacher: Tensor) -> Tensor:

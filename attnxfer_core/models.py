@@ -25,9 +25,13 @@ def shape_kwargs(cfg: ModelConfig, img_size: int, in_chans: int) -> dict:
 
 
 def create_vit(
-    cfg: ModelConfig, *, num_classes: int, img_size: int, in_chans: int, field: str, pretrained: bool = False
+    cfg: ModelConfig, *, num_classes: int, img_size: int, in_chans: int, field: str, pretrained: bool = False,
+    skip_init: bool = False,
 ) -> VisionTransformer:
-    """Create a timm ViT; unknown architectures and impossible shapes fail naming ``field``."""
+    """Create a timm ViT; unknown architectures and impossible shapes fail naming ``field``.
+
+    ``skip_init`` leaves weights uninitialised: for shape checks on the meta device.
+    """
     if not timm.is_model(cfg.arch):
         raise ConfigError(f"{field}.arch", f"unknown timm model {cfg.arch!r}")
     if cfg.embed_dim and cfg.num_heads and cfg.embed_dim % cfg.num_heads:
@@ -40,7 +44,8 @@ def create_vit(
         raise ConfigError(f"{field}.patch_size", f"image size {size} is not divisible by patch size {patch}")
     try:
         model = timm.create_model(
-            cfg.arch, pretrained=pretrained, num_classes=num_classes, drop_path_rate=cfg.drop_path, **kwargs
+            cfg.arch, pretrained=pretrained, num_classes=num_classes, drop_path_rate=cfg.drop_path,
+            **({"weight_init": "skip"} if skip_init else {}), **kwargs,
         )
     except (TypeError, ValueError, AssertionError) as exc:
         raise ConfigError(field, f"timm cannot build {cfg.arch} with {kwargs}: {exc}") from None

@@ -22,6 +22,7 @@ class Mode(str, enum.Enum):
     DISTILL_Q = "distill_q"
     DISTILL_K = "distill_k"
     DISTILL_V = "distill_v"
+    FEATURE_KD = "feature_kd"  # baseline: distil the residual stream (block outputs), not attention
 
 
 class Kind(str, enum.Enum):
@@ -38,6 +39,7 @@ class Target(str, enum.Enum):
     Q = "q"
     K = "k"
     V = "v"
+    RESIDUAL = "residual"  # the block's output tokens (feature distillation baseline)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ MODE_SPECS: dict[Mode, ModeSpec] = {
     Mode.DISTILL_Q: ModeSpec(kind=Kind.DISTILL, target=Target.Q),
     Mode.DISTILL_K: ModeSpec(kind=Kind.DISTILL, target=Target.K),
     Mode.DISTILL_V: ModeSpec(kind=Kind.DISTILL, target=Target.V),
+    Mode.FEATURE_KD: ModeSpec(kind=Kind.DISTILL, target=Target.RESIDUAL),
 }
 
 

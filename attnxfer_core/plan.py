@@ -12,9 +12,9 @@ from typing import Optional
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
-from .config import Precision, TransferConfig
+from .config import MapAverage, Precision, TransferConfig
 from .errors import ConfigError
-from .modes import Kind, ModeSpec, spec_of
+from .modes import Kind, ModeSpec, Target, spec_of
 from .selection import parse_layer_heads, parse_layer_map, resolve_indices
 from .vit import PARTS
 
@@ -54,6 +54,7 @@ class TransferPlan:
     shared_drop_path: bool
     teacher_mask_source: tuple[Optional[int], ...]  # per teacher layer: student layer whose masks it shares
     teacher_bf16: bool = False  # run the frozen teacher under bf16 autocast (faster, not bit-exact)
+    average: MapAverage = MapAverage.NONE  # ablation: average teacher maps over examples or queries
 
     def by_student_layer(self, depth: int) -> list[Optional[LayerPlan]]:
         table: list[Optional[LayerPlan]] = [None] * depth
@@ -153,6 +154,10 @@ def build_plan(cfg: TransferConfig, student: VisionTransformer, teacher: VisionT
     else:
         head_map = tuple(range(s_heads))
 
+    if cfg.average is not MapAverage.NONE and spec.target is not Target.MAP:
+        raise ConfigError("transfer.average", f"averaging applies to attention maps; {cfg.mode.value} transfers {spec.target.value}")
+    if spec.target is Target.RESIDUAL and student.embed_dim != teacher.embed_dim:
+        raise ConfigError("transfer.mode", f"feature_kd needs equal widths; student {student.embed_dim}, teacher {teacher.embed_dim}")
     if spec.target is not None and spec.target.value in PARTS:
         s_hd, t_hd = student.blocks[0].attn.head_dim, teacher.blocks[0].attn.head_dim
         if s_hd != t_hd:
@@ -180,5 +185,6 @@ def build_plan(cfg: TransferConfig, student: VisionTransformer, teacher: VisionT
             by_teacher.setdefault(t, s)
         mask_source = tuple(by_teacher.get(t) for t in range(t_depth))
     return TransferPlan(
-        spec, tuple(plans), cfg.weight, cfg.shared_drop_path, mask_source, cfg.teacher_precision is Precision.BF16
+        spec, tuple(plans), cfg.weight, cfg.shared_drop_path, mask_source,
+        cfg.teacher_precision is Precision.BF16, cfg.average,
     )

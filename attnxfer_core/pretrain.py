@@ -22,34 +22,39 @@ from .config import (
 log = logging.getLogger("attnxfer")
 
 
-def pretrain_config(cfg: RunConfig) -> RunConfig:
-    """The run that pretrains ``cfg``'s teacher (MAE or supervised)."""
-    p = cfg.teacher.pretrain
+def pretrain_run(source: TeacherConfig, exec_cfg: ExecConfig) -> RunConfig:
+    """The run that pretrains the weights ``source`` describes (MAE or supervised)."""
+    p = source.pretrain
     objective = Objective.MAE if p.method is PretrainMethod.MAE else Objective.CLASSIFY
-    exec_cfg = from_dict(ExecConfig, {**to_dict(cfg.exec), "run_dir": "", "stop_after_steps": None, "force": False})
+    exec_copy = from_dict(ExecConfig, {**to_dict(exec_cfg), "run_dir": "", "stop_after_steps": None, "force": False})
     return RunConfig(
         objective=objective,
         seed=p.seed,
         precision=p.precision,
         data=p.data,
         augment=p.augment,
-        student=cfg.teacher.model,
+        student=source.model,
         teacher=TeacherConfig(),
         transfer=TransferConfig(),
         optim=p.optim,
         mae=p.mae,
-        exec=exec_cfg,
+        exec=exec_copy,
     )
 
 
-def ensure_pretrained(cfg: RunConfig, progress: Optional[bool] = None):
-    """Return the finished pretraining run of ``cfg``'s teacher, training it first if needed."""
+def pretrain_config(cfg: RunConfig) -> RunConfig:
+    """The run that pretrains ``cfg``'s teacher."""
+    return pretrain_run(cfg.teacher, cfg.exec)
+
+
+def ensure_pretrained(source: TeacherConfig, exec_cfg: ExecConfig, progress: Optional[bool] = None):
+    """Return the finished pretraining run for ``source``, training it first if needed."""
     from .runner import execute, run_dir_of
 
-    pcfg = pretrain_config(cfg)
+    pcfg = pretrain_run(source, exec_cfg)
     rd = run_dir_of(pcfg)
     if rd.finished:
-        log.info("teacher: reusing cached %s pretraining run %s", cfg.teacher.pretrain.method.value, rd.path)
+        log.info("reusing cached %s pretraining run %s", source.pretrain.method.value, rd.path)
     else:
-        log.info("teacher: pretraining (%s) into %s", cfg.teacher.pretrain.method.value, rd.path)
+        log.info("pretraining (%s) into %s", source.pretrain.method.value, rd.path)
     return execute(pcfg, progress)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import torch
 from torch import nn
 
-from .config import Objective, RunConfig, TeacherSource, canonical_json, run_id, to_dict
+from .config import Objective, RunConfig, TeacherConfig, TeacherSource, canonical_json, run_id, to_dict
 from .data import DataSource, build_source
 from .errors import UserError
 from .models import create_vit
@@ -25,7 +25,8 @@ from .plan import build_plan
 from .provenance import environment
 from .rundir import WEIGHTS, RunDir, save_tensors
 from .tasks import ClassificationTask, MAETask, Task
-from .teachers import OPTIONAL_PREFIXES, build_teacher, load_weights, read_state_dict
+from .pretrain import ensure_pretrained
+from .teachers import OPTIONAL_PREFIXES, build_from_source, build_teacher, load_weights, read_state_dict
 from .trainer import StopRequested, Trainer
 from .validate import validate_config
 
@@ -40,6 +41,10 @@ class PreparedRun:
     source: DataSource
     task: Task
     device: torch.device
+    # Models whose weights come from the suite's own pretraining runs, filled in
+    # by execute() once those runs exist: (source config, model, field name).
+    pending: list[tuple[TeacherConfig, nn.Module, str]] = field(default_factory=list)
+    init_model: Optional[nn.Module] = None  # where the student's starting weights come from
 
 
 @dataclass
@@ -75,38 +80,42 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         student = create_vit(cfg.student, field="student", **shape)
-    task: Task
+    pending: list[tuple[TeacherConfig, nn.Module, str]] = []
     if cfg.objective is Objective.MAE:
-        task = MAETask(student, cfg.mae, cfg.seed)
-    else:
-        spec = spec_of(cfg.transfer.mode)
-        teacher = build_teacher(cfg, **shape) if spec.needs_teacher else None
-        plan = build_plan(cfg.transfer, student, teacher) if spec.transfers else None
-        if spec.init_from_teacher:
-            init_from(student, teacher, "teacher")  # shape check now; real weights below if pending
-        task = ClassificationTask(student, teacher, plan, cfg.augment, source.num_classes)
-    return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, task, device)
+        return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, MAETask(student, cfg.mae, cfg.seed), device)
+    spec = spec_of(cfg.transfer.mode)
+    teacher = build_teacher(cfg, **shape) if spec.needs_teacher else None
+    if teacher is not None and cfg.teacher.source is TeacherSource.PRETRAIN:
+        pending.append((cfg.teacher, teacher, "teacher"))
+    plan = build_plan(cfg.transfer, student, teacher) if spec.transfers else None
+    init_model = teacher if spec.init_from_teacher else build_from_source(cfg.init, shape, "init")
+    if init_model is not None:
+        init_from(student, init_model, "teacher" if spec.init_from_teacher else "init")
+        if not spec.init_from_teacher and cfg.init.source is TeacherSource.PRETRAIN:
+            pending.append((cfg.init, init_model, "init"))
+    task = ClassificationTask(student, teacher, plan, cfg.augment, source.num_classes)
+    return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, task, device, pending, init_model)
 
 
-def init_from(student: nn.Module, teacher: nn.Module, origin: str) -> None:
-    """Fine-tuning start: the teacher's weights, with a fresh classifier head."""
-    state = {k: v for k, v in teacher.state_dict().items() if not k.startswith(OPTIONAL_PREFIXES)}
+def init_from(student: nn.Module, weights: nn.Module, origin: str) -> None:
+    """A student's start from other weights (fine-tuning, or ``init``), with a fresh classifier head."""
+    state = {k: v for k, v in weights.state_dict().items() if not k.startswith(OPTIONAL_PREFIXES)}
     load_weights(student, state, origin)
 
 
-def _load_suite_teacher(prepared: PreparedRun, progress: Optional[bool]) -> dict:
-    """Make sure the suite-pretrained teacher exists (training it if needed) and load it."""
-    from .pretrain import ensure_pretrained
-
-    cfg = prepared.cfg
-    task = prepared.task
-    assert isinstance(task, ClassificationTask) and task.teacher is not None
-    result = ensure_pretrained(cfg, progress)
-    weights = read_state_dict(result.run_dir / WEIGHTS)
-    load_weights(task.teacher, weights, f"pretrained teacher {result.run_dir}")
-    if spec_of(cfg.transfer.mode).init_from_teacher:
-        init_from(task.student, task.teacher, "teacher")
-    return {"run_id": result.run_dir.name, "cached": result.cached, "final": result.summary.get("final", {})}
+def _load_pretrained(prepared: PreparedRun, progress: Optional[bool]) -> dict:
+    """Make sure the suite-pretrained weights exist (training them if needed) and load them."""
+    info: dict = {}
+    for source_cfg, model, field_name in prepared.pending:
+        result = ensure_pretrained(source_cfg, prepared.cfg.exec, progress)
+        load_weights(model, read_state_dict(result.run_dir / WEIGHTS), f"pretrained {field_name} {result.run_dir}")
+        info[field_name] = {"run_id": result.run_dir.name, "cached": result.cached,
+                            "final": result.summary.get("final", {})}
+    if prepared.pending and prepared.init_model is not None:
+        task = prepared.task
+        assert isinstance(task, ClassificationTask)
+        init_from(task.student, prepared.init_model, "init")
+    return info
 
 
 def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
@@ -121,21 +130,19 @@ def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
     stored = rd.config()
     if stored is not None and stored.get("canonical") != canonical_json(cfg):
         raise UserError(f"{rd.path} holds a run with a different config; choose another exec.run_dir")
-    teacher_info: dict = {}
-    if spec_of(cfg.transfer.mode).needs_teacher and cfg.teacher.source is TeacherSource.PRETRAIN:
-        teacher_info = _load_suite_teacher(prepared, progress)
+    pretrained = _load_pretrained(prepared, progress)
     rd.create()
     rd.lock()
     try:
         if cfg.exec.force:
             rd.clear_results()
         rd.write_config({"run_id": prepared.run_id, "config": to_dict(cfg), "canonical": canonical_json(cfg)})
-        return _train(prepared, teacher_info, progress)
+        return _train(prepared, pretrained, progress)
     finally:
         rd.unlock()
 
 
-def _train(prepared: PreparedRun, teacher_info: dict, progress: Optional[bool]) -> RunResult:
+def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool]) -> RunResult:
     cfg, rd, task = prepared.cfg, prepared.run_dir, prepared.task
     device = prepared.device
     task.trained_model().to(device)
@@ -167,7 +174,8 @@ def _train(prepared: PreparedRun, teacher_info: dict, progress: Optional[bool]) 
         "images_per_second": round(images / trainer.pos.elapsed, 2) if trainer.pos.elapsed > 0 else None,
         "wall_seconds_this_attempt": round(time.perf_counter() - started, 3),
         "final": {k: v for k, v in evals[-1].items() if k not in ("kind",)} if evals else {},
-        "teacher": {"source": cfg.teacher.source.value, **teacher_info},
+        "teacher": {"source": cfg.teacher.source.value, **pretrained.get("teacher", {})},
+        "init": {"source": cfg.init.source.value, **pretrained.get("init", {})},
         "device": str(device),
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **environment(),

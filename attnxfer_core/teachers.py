@@ -8,7 +8,7 @@ its own, see :mod:`attnxfer_core.pretrain`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 
 import timm
 import torch
@@ -51,12 +51,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> list[str]:
-    """Load ``state`` into ``model``; shape mismatches and missing weights are errors.
-
-    Returns the checkpoint keys the model has no place for (e.g. an MAE decoder).
-    """
-    own = model.state_dict()
+def check_compatible(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], origin: str) -> None:
+    """Every model weight (but the classifier) must be in ``state`` with the same shape."""
     for key, value in state.items():
         if key in own and own[key].shape != value.shape:
             raise UserError(
@@ -66,48 +62,58 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], origin:
     missing = [k for k in own if k not in state and not k.startswith(OPTIONAL_PREFIXES)]
     if missing:
         raise UserError(f"{origin}: checkpoint lacks {len(missing)} model weights, e.g. {missing[0]}")
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> list[str]:
+    """Load ``state`` into ``model``; shape mismatches and missing weights are errors.
+
+    Returns the checkpoint keys the model has no place for (e.g. an MAE decoder).
+    """
+    own = model.state_dict()
+    check_compatible(own, state, origin)
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     return sorted(k for k in state if k not in own)
 
 
-def _from_timm(cfg: TeacherConfig, num_classes: int, img_size: int, in_chans: int) -> VisionTransformer:
+def _from_timm(cfg: TeacherConfig, shape: dict, field: str) -> VisionTransformer:
     if not cfg.name:
-        raise ConfigError("teacher.name", "teacher.source=timm needs a pretrained model name")
+        raise ConfigError(f"{field}.name", f"{field}.source=timm needs a pretrained model name")
     if not timm.is_model(cfg.name):
-        raise ConfigError("teacher.name", f"unknown timm model {cfg.name!r}")
+        raise ConfigError(f"{field}.name", f"unknown timm model {cfg.name!r}")
+    extra = {"img_size": cfg.model.img_size} if cfg.model.img_size else {}
     try:
-        model = timm.create_model(cfg.name, pretrained=True, num_classes=num_classes)
+        model = timm.create_model(cfg.name, pretrained=True, num_classes=shape["num_classes"], **extra)
     except Exception as exc:  # hub and network errors come in many types
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise UserError(
-            f"teacher.name: cannot fetch pretrained weights for {cfg.name} ({first}); offline, save them "
-            "elsewhere and use teacher.source=file teacher.path=<file> teacher.model.arch=<arch>"
+            f"{field}.name: cannot fetch pretrained weights for {cfg.name} ({first}); offline, save them "
+            f"elsewhere and use {field}.source=file {field}.path=<file> {field}.model.arch=<arch>"
         ) from None
-    check_supported(model, "teacher.name")
+    check_supported(model, f"{field}.name")
     return model
 
 
-def _architecture(cfg: TeacherConfig, num_classes: int, img_size: int, in_chans: int) -> VisionTransformer:
-    return create_vit(cfg.model, num_classes=num_classes, img_size=img_size, in_chans=in_chans, field="teacher.model")
+def _architecture(cfg: TeacherConfig, shape: dict, field: str) -> VisionTransformer:
+    return create_vit(cfg.model, field=f"{field}.model", **shape)
 
 
-def _from_file(cfg: TeacherConfig, num_classes: int, img_size: int, in_chans: int) -> VisionTransformer:
+def _from_file(cfg: TeacherConfig, shape: dict, field: str) -> VisionTransformer:
     if not cfg.path:
-        raise ConfigError("teacher.path", "teacher.source=file needs a checkpoint path")
-    model = _architecture(cfg, num_classes, img_size, in_chans)
-    load_weights(model, read_state_dict(Path(cfg.path)), f"teacher.path {cfg.path}")
+        raise ConfigError(f"{field}.path", f"{field}.source=file needs a checkpoint path")
+    model = _architecture(cfg, shape, field)
+    load_weights(model, read_state_dict(Path(cfg.path)), f"{field}.path {cfg.path}")
     return model
 
 
-def _random(cfg: TeacherConfig, num_classes: int, img_size: int, in_chans: int) -> VisionTransformer:
+def _random(cfg: TeacherConfig, shape: dict, field: str) -> VisionTransformer:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.init_seed)
-        return _architecture(cfg, num_classes, img_size, in_chans)
+        return _architecture(cfg, shape, field)
 
 
-TeacherBuilder = Callable[[TeacherConfig, int, int, int], VisionTransformer]
+WeightsBuilder = Callable[[TeacherConfig, dict, str], VisionTransformer]
 
-TEACHER_SOURCES: dict[TeacherSource, TeacherBuilder] = {
+SOURCES: dict[TeacherSource, WeightsBuilder] = {
     TeacherSource.TIMM: _from_timm,
     TeacherSource.FILE: _from_file,
     TeacherSource.RANDOM: _random,
@@ -118,10 +124,17 @@ TEACHER_SOURCES: dict[TeacherSource, TeacherBuilder] = {
 }
 
 
+def build_from_source(source: TeacherConfig, shape: dict, field: str) -> Optional[VisionTransformer]:
+    """A ViT with the weights ``source`` names (None for source=none); ``field`` prefixes errors."""
+    if source.source is TeacherSource.NONE:
+        return None
+    return SOURCES[source.source](source, shape, field)
+
+
 def build_teacher(cfg: RunConfig, num_classes: int, img_size: int, in_chans: int) -> Optional[VisionTransformer]:
     """The frozen teacher a run needs, or None for sources that have none."""
-    if cfg.teacher.source is TeacherSource.NONE:
-        return None
-    teacher = TEACHER_SOURCES[cfg.teacher.source](cfg.teacher, num_classes, img_size, in_chans)
-    teacher.eval().requires_grad_(False)
+    shape = dict(num_classes=num_classes, img_size=img_size, in_chans=in_chans)
+    teacher = build_from_source(cfg.teacher, shape, "teacher")
+    if teacher is not None:
+        teacher.eval().requires_grad_(False)
     return teacher

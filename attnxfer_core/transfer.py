@@ -16,15 +16,27 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import Tensor, nn
 
+from .config import MapAverage
 from .fused import fused_distill_attention
-from .losses import attention_distill_loss, projection_distill_loss
+from .losses import attention_distill_loss_from_probs, projection_distill_loss
 from .modes import Kind, Target
 from .plan import LayerPlan, TransferPlan
 from .vit import PARTS, drop_path_masks, embed, head, logits_of, mlp_branch, output, plain_block, project, residual
 
+Masks = Optional[tuple[Tensor, Tensor]]
+
+
+def average_maps(probs: Tensor, how: MapAverage) -> Tensor:
+    """The appendix ablation: teacher probabilities averaged over examples or over queries."""
+    if how is MapAverage.EXAMPLES:
+        return probs.mean(dim=0, keepdim=True).expand_as(probs)
+    if how is MapAverage.QUERIES:
+        return probs.mean(dim=-2, keepdim=True).expand_as(probs)
+    return probs
+
 
 class AttentionTransferModel(nn.Module):
-    """Student ViT guided by a frozen teacher's attention (copy or distill).
+    """Student ViT guided by a frozen teacher (attention copy or distillation).
 
     ``forward`` returns ``{"logits", "attn_loss", "layer_losses"}``; ``attn_loss``
     is the unweighted sum over transferred layers (None for copy modes).
@@ -44,14 +56,6 @@ class AttentionTransferModel(nn.Module):
         teacher.eval()
         teacher.requires_grad_(False)
 
-    def _teacher_context(self, images: Tensor) -> ExitStack:
-        """no_grad, plus bf16 autocast when the plan asks for a low-precision teacher."""
-        stack = ExitStack()
-        stack.enter_context(torch.no_grad())
-        if self.plan.teacher_bf16:
-            stack.enter_context(torch.autocast(images.device.type, dtype=torch.bfloat16))
-        return stack
-
     @property
     def teacher(self) -> VisionTransformer:
         return self._teacher[0]
@@ -60,6 +64,14 @@ class AttentionTransferModel(nn.Module):
         super().train(mode)
         self.teacher.eval()  # frozen: dropout off; drop path comes from the student's masks
         return self
+
+    def _teacher_context(self, images: Tensor) -> ExitStack:
+        """no_grad, plus bf16 autocast when the plan asks for a low-precision teacher."""
+        stack = ExitStack()
+        stack.enter_context(torch.no_grad())
+        if self.plan.teacher_bf16:
+            stack.enter_context(torch.autocast(images.device.type, dtype=torch.bfloat16))
+        return stack
 
     def _index(self, heads: tuple[int, ...], device: torch.device) -> Tensor:
         key = (heads, device)
@@ -73,6 +85,7 @@ class AttentionTransferModel(nn.Module):
         share = masks is not None and plan.shared_drop_path
         teacher_masks = [masks[s] if share and s is not None else None for s in plan.teacher_mask_source]
         last_teacher = plan.last_teacher_layer
+        residual_target = plan.spec.target is Target.RESIDUAL
 
         x = embed(student, images)
         with self._teacher_context(images):
@@ -91,10 +104,18 @@ class AttentionTransferModel(nn.Module):
                     while t_next < lp.teacher_layer:
                         tx = plain_block(teacher.blocks[t_next], tx, teacher_masks[t_next])
                         t_next += 1
-                    keep_going = t_next < last_teacher
-                    cap, tx = self._teacher_block(teacher.blocks[t_next], tx, teacher_masks[t_next], keep_going)
+                    if residual_target:
+                        tx = plain_block(teacher.blocks[t_next], tx, teacher_masks[t_next])
+                        cap = {"residual": tx}
+                    else:
+                        keep_going = t_next < last_teacher
+                        cap, tx = self._teacher_block(teacher.blocks[t_next], tx, teacher_masks[t_next], keep_going)
                     captured = (t_next, cap)
                     t_next += 1
+            if residual_target:
+                x = plain_block(blk, x, m)
+                layer_losses[i] = projection_distill_loss(x, captured[1]["residual"])
+                continue
             m1, m2 = m if m is not None else (None, None)
             h = blk.norm1(x)
             heads_out, loss = self._student_attention(blk, h, lp, captured[1])
@@ -107,12 +128,11 @@ class AttentionTransferModel(nn.Module):
 
     # -- teacher -------------------------------------------------------------------
 
-    def _teacher_block(
-        self, blk: Block, x: Tensor, masks: Optional[tuple[Tensor, Tensor]], keep_going: bool
-    ) -> tuple[dict[str, Tensor], Tensor]:
+    def _teacher_block(self, blk: Block, x: Tensor, masks: Masks, keep_going: bool) -> tuple[dict[str, Tensor], Tensor]:
         """Run a teacher block, returning what the student needs from it and its output.
 
         The output is only computed when a later teacher layer is still needed.
+        Map targets are captured as fp32 probabilities (averaged if the plan says so).
         """
         target = self.plan.spec.target
         attn = blk.attn
@@ -120,15 +140,15 @@ class AttentionTransferModel(nn.Module):
         parts = PARTS if keep_going else (("q", "k") if target is Target.MAP else (target.value,))
         p = project(attn, h, parts)
         cap: dict[str, Tensor] = {}
-        logits = logits_of(p["q"], p["k"], attn.scale) if target is Target.MAP else None
-        if target is Target.MAP:
-            cap["logits"] = logits
+        probs = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1) if target is Target.MAP else None
+        if probs is not None:
+            cap["probs"] = average_maps(probs, self.plan.average)
         else:
             cap[target.value] = p[target.value]
         if not keep_going:
             return cap, x
-        if logits is not None:
-            heads_out = logits.softmax(dim=-1) @ p["v"]
+        if probs is not None:
+            heads_out = probs.to(p["v"].dtype) @ p["v"]
         else:
             heads_out = F.scaled_dot_product_attention(p["q"], p["k"], p["v"])
         m1, m2 = masks if masks is not None else (None, None)
@@ -142,9 +162,7 @@ class AttentionTransferModel(nn.Module):
 
     # -- student -------------------------------------------------------------------
 
-    def _student_attention(
-        self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor]
-    ) -> tuple[Tensor, Optional[Tensor]]:
+    def _student_attention(self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor]) -> tuple[Tensor, Optional[Tensor]]:
         spec = self.plan.spec
         attn = blk.attn
         dropout_p = attn.attn_drop.p if self.training else 0.0
@@ -152,7 +170,7 @@ class AttentionTransferModel(nn.Module):
             parts = tuple(p for p in PARTS if p not in spec.replaced) if lp.full else PARTS
             p = project(attn, h, parts)
             if spec.target is Target.MAP:
-                return self._copy_map(attn, p, lp, cap["logits"], dropout_p), None
+                return self._copy_map(attn, p, lp, cap["probs"], dropout_p), None
             part = spec.target.value
             taught = self._teacher_heads(cap[part], lp).to(next(iter(p.values())).dtype)
             if lp.full:
@@ -163,26 +181,26 @@ class AttentionTransferModel(nn.Module):
 
         p = project(attn, h, PARTS)
         heads_index = None if lp.full else self._index(lp.heads, h.device)
-        if spec.target is Target.MAP and heads_index is None and self.fused:
-            return fused_distill_attention(p["q"], p["k"], p["v"], self._teacher_heads(cap["logits"], lp), attn.scale)
         if spec.target is Target.MAP:
+            teacher_probs = self._teacher_heads(cap["probs"], lp)
+            if heads_index is None and self.fused and dropout_p == 0.0:
+                return fused_distill_attention(p["q"], p["k"], p["v"], teacher_probs, attn.scale)
             s_logits = logits_of(p["q"], p["k"], attn.scale)
             heads_out = attn.attn_drop(s_logits.softmax(dim=-1)) @ p["v"]
             chosen = s_logits if heads_index is None else s_logits.index_select(1, heads_index)
-            loss = attention_distill_loss(chosen, self._teacher_heads(cap["logits"], lp))
-            return heads_out, loss
+            return heads_out, attention_distill_loss_from_probs(chosen, teacher_probs)
         part = spec.target.value
         heads_out = F.scaled_dot_product_attention(p["q"], p["k"], p["v"], dropout_p=dropout_p)
         chosen = p[part] if heads_index is None else p[part].index_select(1, heads_index)
         return heads_out, projection_distill_loss(chosen, self._teacher_heads(cap[part], lp))
 
-    def _copy_map(self, attn: nn.Module, p: dict[str, Tensor], lp: LayerPlan, t_logits: Tensor, dropout_p: float) -> Tensor:
-        """Teacher's softmax applied to the student's values in transferred heads."""
-        probs = attn.attn_drop(self._teacher_heads(t_logits, lp).softmax(dim=-1))
+    def _copy_map(self, attn: nn.Module, p: dict[str, Tensor], lp: LayerPlan, t_probs: Tensor, dropout_p: float) -> Tensor:
+        """Teacher's probabilities applied to the student's values in transferred heads."""
         v = p["v"]
+        probs = attn.attn_drop(self._teacher_heads(t_probs, lp).to(v.dtype))
         if lp.full:
-            return probs.to(v.dtype) @ v
-        taught = probs.to(v.dtype) @ v.index_select(1, self._index(lp.heads, v.device))
+            return probs @ v
+        taught = probs @ v.index_select(1, self._index(lp.heads, v.device))
         own = self._index(lp.own_heads, v.device)
         mine = F.scaled_dot_product_attention(
             p["q"].index_select(1, own), p["k"].index_select(1, own), v.index_select(1, own), dropout_p=dropout_p

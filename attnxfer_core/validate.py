@@ -78,7 +78,9 @@ def validate_config(cfg: RunConfig, prefix: str = "") -> None:
         _check(e.threads >= 1, f"{p}exec.threads", f"must be >= 1, got {e.threads}")
     _check(e.checkpoint_every_steps >= 0, f"{p}exec.checkpoint_every_steps", "must be >= 0")
 
-    if spec.needs_teacher and cfg.teacher.source is TeacherSource.PRETRAIN:
-        from .pretrain import pretrain_config
+    from .pretrain import pretrain_run
 
-        validate_config(pretrain_config(cfg), prefix=f"{p}teacher.pretrain:")
+    if spec.needs_teacher and cfg.teacher.source is TeacherSource.PRETRAIN:
+        validate_config(pretrain_run(cfg.teacher, cfg.exec), prefix=f"{p}teacher.pretrain:")
+    if cfg.init.source is TeacherSource.PRETRAIN and not spec.init_from_teacher:
+        validate_config(pretrain_run(cfg.init, cfg.exec), prefix=f"{p}init.pretrain:")

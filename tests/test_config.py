@@ -68,3 +68,24 @@ def test_index_grammar(spec, expected):
 def test_index_grammar_errors(spec):
     with pytest.raises(ConfigError, match="^f:"):
         resolve_indices(spec, 6, "f")
+
+
+def test_canonical_json_is_sorted_compact_json_without_exec():
+    import json
+
+    from attnxfer_core.config import canonical_json
+
+    cfg = apply_overrides(RunConfig(), ["transfer.head_map=0,1,2", "optim.lr=0.1", 'data.root=a"b', "transfer.mode=copy"])
+    data = to_dict(cfg)
+    data.pop("exec")
+    assert canonical_json(cfg) == json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def test_configs_are_immutable_and_overrides_share_untouched_sections():
+    import dataclasses
+
+    base = RunConfig()
+    changed = apply_overrides(base, ["optim.lr=0.5"])
+    assert changed.teacher is base.teacher and changed.optim is not base.optim
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base.optim.lr = 1.0  # type: ignore[misc]

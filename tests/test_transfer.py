@@ -214,3 +214,24 @@ def test_fused_distillation_matches_reference(teacher, images):
     torch.testing.assert_close(loss_a, loss_b, rtol=1e-6, atol=1e-6)
     for name in grad_a:
         torch.testing.assert_close(grad_a[name], grad_b[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_feature_kd_distils_block_outputs(teacher, twin, images):
+    out = _model(twin, teacher, mode=Mode.FEATURE_KD, layers="all").eval()(images)
+    assert float(out["attn_loss"]) == 0.0  # twin: identical residual streams
+    other = _model(tiny_vit(seed=5), teacher, mode=Mode.FEATURE_KD, layers="1").eval()(images)
+    assert sorted(other["layer_losses"]) == [1] and float(other["attn_loss"]) > 0
+
+
+def test_map_averaging_ablation(teacher, twin, images):
+    from attnxfer_core.config import MapAverage
+
+    same = images[:1].expand(4, -1, -1, -1)  # identical images: averaging over examples changes nothing
+    with torch.no_grad():
+        plain = _model(twin, teacher, mode=Mode.COPY).eval()(same)["logits"]
+        averaged = _model(twin, teacher, mode=Mode.COPY, average=MapAverage.EXAMPLES).eval()(same)["logits"]
+        torch.testing.assert_close(plain, averaged)
+        by_query = _model(twin, teacher, mode=Mode.COPY, average=MapAverage.QUERIES).eval()(images)["logits"]
+    assert not torch.allclose(by_query, teacher(images), atol=1e-3)
+    with pytest.raises(ConfigError, match="transfer.average"):
+        build_plan(TransferConfig(mode=Mode.COPY_Q, average=MapAverage.QUERIES), twin, teacher)

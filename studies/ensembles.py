@@ -1,0 +1,34 @@
+"""Table 1 (ensembles): a distilled student with its fine-tuned teacher, against two fine-tuned or two scratch models."""
+from attnxfer_core.modes import Mode
+from attnxfer_core.scales import base_run
+from attnxfer_core.study import EnsembleSpec, Reference, Study, product
+
+METHODS = ("scratch", "finetune", "copy", "distill")
+
+
+def _ensembles(scale, seeds):
+    if seeds < 2:
+        return []
+    specs = []
+    for r in range(seeds):
+        other = (r + 1) % seeds  # pairs of the same method use two different seeds
+        specs += [
+            EnsembleSpec.of("distill+finetune", ({"method": "distill"}, r), ({"method": "finetune"}, r)),
+            EnsembleSpec.of("copy+finetune", ({"method": "copy"}, r), ({"method": "finetune"}, r)),
+            EnsembleSpec.of("finetune+finetune", ({"method": "finetune"}, r), ({"method": "finetune"}, other)),
+            EnsembleSpec.of("scratch+scratch", ({"method": "scratch"}, r), ({"method": "scratch"}, other)),
+        ]
+    return specs
+
+
+STUDY = Study(
+    name="ensembles",
+    paper="Table 1 (ensembles)",
+    description="Does a transferred student make a good ensemble member? (Diversity despite shared attention.)",
+    points=lambda scale: product(method=METHODS),
+    build=lambda scale, p: base_run(scale, Mode(p["method"])),
+    seeds={"embedded": 3, "paper": 2},
+    ensembles=_ensembles,
+    references=(Reference("distill+finetune", 86.3, "secondary source (?)"),
+                Reference("finetune+finetune", None, "unknown"), Reference("scratch+scratch", None, "unknown")),
+)

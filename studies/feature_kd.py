@@ -1,0 +1,13 @@
+"""Appendix: feature distillation of the residual stream as a baseline against attention distillation."""
+from attnxfer_core.modes import Mode
+from attnxfer_core.scales import base_run
+from attnxfer_core.study import Reference, Study, product
+
+STUDY = Study(
+    name="feature_kd",
+    paper="appendix (85.7 vs 81.3)",
+    description="Distil the teacher's block outputs instead of its attention maps.",
+    points=lambda scale: product(method=("scratch", "distill", "feature_kd")),
+    build=lambda scale, p: base_run(scale, Mode(p["method"])),
+    references=(Reference("distill", 85.7), Reference("feature_kd", 81.3)),
+)

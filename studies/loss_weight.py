@@ -1,0 +1,15 @@
+"""The distillation weight lambda (3.0 in the recipe)."""
+from attnxfer_core.modes import Mode
+from attnxfer_core.scales import base_run
+from attnxfer_core.study import Reference, Study, with_values
+
+WEIGHTS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+STUDY = Study(
+    name="loss_weight",
+    paper="lambda sweep (recipe: 3.0)",
+    description="Attention distillation at several loss weights.",
+    points=lambda scale: [{"weight": w} for w in WEIGHTS],
+    build=lambda scale, p: with_values(base_run(scale, Mode.DISTILL), {"transfer.weight": p["weight"]}),
+    references=(Reference("distill@3.0", 85.7, "the recipe's weight"),),
+)

@@ -1,0 +1,46 @@
+"""Table 5: model size. Teachers of each size are pretrained (embedded) or taken from timm (paper)."""
+from dataclasses import replace
+
+from attnxfer_core.config import PretrainMethod
+from attnxfer_core.modes import Mode
+from attnxfer_core.presets import EMBEDDED_MODEL, embedded_teacher
+from attnxfer_core.scales import base_run
+from attnxfer_core.study import Reference, Study, product, with_values
+
+EMBEDDED_SIZES = {
+    "tiny": dict(embed_dim=32, depth=4, num_heads=2),
+    "small": dict(embed_dim=64, depth=4, num_heads=4),
+    "base": dict(embed_dim=96, depth=6, num_heads=4),
+}
+PAPER_SIZES = {  # student arch, MAE teacher, patch size
+    "ViT-B": ("vit_base_patch16_224", "vit_base_patch16_224.mae", 16),
+    "ViT-L": ("vit_large_patch16_224", "vit_large_patch16_224.mae", 16),
+    "ViT-H": ("vit_huge_patch14_224", "vit_huge_patch14_224.mae", 14),
+}
+
+
+def _build(scale, p):
+    mode = Mode(p["method"])
+    cfg = base_run(scale, mode)
+    if scale == "embedded":
+        model = replace(EMBEDDED_MODEL, **EMBEDDED_SIZES[p["size"]])
+        cfg = replace(cfg, student=model)
+        if mode is not Mode.SCRATCH:
+            cfg = replace(cfg, teacher=replace(embedded_teacher(PretrainMethod.SUPERVISED), model=model))
+        return cfg
+    arch, teacher, patch = PAPER_SIZES[p["size"]]
+    values = {"student.arch": arch, "student.patch_size": patch}
+    if mode is not Mode.SCRATCH:
+        values["teacher.name"] = teacher
+    return with_values(cfg, values)
+
+
+STUDY = Study(
+    name="scale",
+    paper="Table 5",
+    description="Does attention transfer scale with model size like fine-tuning does?",
+    points=lambda scale: product(size=tuple(EMBEDDED_SIZES if scale == "embedded" else PAPER_SIZES),
+                                 method=("scratch", "finetune", "copy", "distill")),
+    build=_build,
+    references=(Reference("trend", None, "transfer scales with size like fine-tuning; scratch saturates (values unknown)"),),
+)

@@ -1,0 +1,14 @@
+"""Appendix: how similar is each student's attention to the pretrained teacher's and to a fine-tuned model's?"""
+from attnxfer_core.modes import Mode
+from attnxfer_core.scales import base_run
+from attnxfer_core.study import Reference, Study, product
+
+STUDY = Study(
+    name="similarity",
+    paper="appendix (Jensen-Shannon divergence per layer)",
+    description="Per-layer JSD of attention maps to the pretrained teacher and to the fine-tuned model.",
+    points=lambda scale: product(method=("scratch", "finetune", "copy", "copy_q", "distill")),
+    build=lambda scale, p: base_run(scale, Mode(p["method"])),
+    evaluations=("clean", "similarity"),
+    references=(Reference("copy_q", None, "far from both references despite high accuracy (values unknown)"),),
+)

@@ -1,0 +1,34 @@
+"""The README's code examples run as written."""
+import importlib.util
+import re
+from pathlib import Path
+
+from attnxfer_core.study import Study, validate_runs
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _block_after(marker: str) -> str:
+    text = README.read_text()
+    start = text.index(marker)
+    match = re.search(r"```python\n(.*?)```", text[start:], re.S)
+    assert match, marker
+    return match.group(1)
+
+
+def test_public_api_example_runs():
+    exec(compile(_block_after("## Public API"), "README-api", "exec"), {})
+
+
+def test_adding_a_study_example_is_a_valid_study(tmp_path):
+    path = tmp_path / "last_layer.py"
+    path.write_text(_block_after("### Adding a study"))
+    spec = importlib.util.spec_from_file_location("last_layer_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    study = module.STUDY
+    assert isinstance(study, Study)
+    for scale in ("embedded", "paper"):
+        runs = study.expand(scale)
+        validate_runs(study, runs)
+        assert len([r for r in runs if r.role == "run"]) == 3 * study.seeds[scale]
