@@ -121,6 +121,38 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("submit")
+def _submit(args: argparse.Namespace) -> int:
+    from slurm.profiles import load_profile, with_flags
+    from slurm.submit import submit_runs
+
+    from .study import select_runs
+
+    profile = with_flags(load_profile(args.profile), partition=args.partition, account=args.account, qos=args.qos,
+                         array_parallelism=args.array_parallelism, gpus_per_run=args.gpus_per_run,
+                         mem_gb=args.mem_gb, hours=args.hours)
+    study, runs = _validated_study(args)
+    runs = select_runs(runs, args.where or [])
+    submissions, _ = submit_runs(runs, args.executor, profile, retry_failed=args.retry_failed, dry_run=args.dry_run)
+    if submissions:
+        print(f"submitted {len(submissions)} runs of study {study.name}; follow with: attnxfer status {study.name}"
+              + (f" --scale {args.scale}" if args.scale != "embedded" else ""))
+    return 0
+
+
+@command("status")
+def _status(args: argparse.Namespace) -> int:
+    from slurm.status import format_status
+    from slurm.submit import current_status
+
+    study, runs = _validated_study(args)
+    status = current_status(runs)
+    labels = {r.run_id: (", ".join(f"{k}={v}" for k, v in r.values.items()) or r.role) + f" s{r.seed}" for r in runs}
+    print(f"study {study.name} ({args.scale})")
+    print(format_status([status[r.run_id] for r in runs], labels))
+    return 0
+
+
 @command("bench-plan")
 def _bench_plan(args: argparse.Namespace) -> int:
     from .bench_plan import main as bench_plan_main
@@ -133,6 +165,18 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
     return bench_main(args)
+
+
+def _study_parser(sub, name: str, help_text: str, where: bool = False) -> argparse.ArgumentParser:
+    """A sub-command that works on one study at one scale."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.add_argument("study")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides applied to every run (e.g. exec.runs_root=...)")
+    parser.add_argument("--scale", choices=("embedded", "paper"), default="embedded")
+    parser.add_argument("--seeds", type=int, help="seeds per point (default: the study's own)")
+    if where:
+        parser.add_argument("--where", action="append", help="only runs whose varied value matches (and their dependencies)")
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,19 +195,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
 
     sub.add_parser("studies", help="list the registered studies with their paper figure and run counts")
-    plan = sub.add_parser("plan", help="print what a study would run (ids, values, deps, resources, cost, state)")
-    plan.add_argument("study")
-    plan.add_argument("overrides", nargs="*", help="key=value overrides applied to every run (e.g. exec.runs_root=...)")
-    plan.add_argument("--scale", choices=("embedded", "paper"), default="embedded")
-    plan.add_argument("--seeds", type=int, help="seeds per point (default: the study's own)")
-
-    run = sub.add_parser("run", help="train a study's unfinished runs in this process (embedded scale)")
-    run.add_argument("study")
-    run.add_argument("overrides", nargs="*", help="key=value overrides applied to every run")
-    run.add_argument("--scale", choices=("embedded", "paper"), default="embedded")
-    run.add_argument("--seeds", type=int)
-    run.add_argument("--where", action="append", help="only runs whose varied value matches, e.g. --where method=copy")
+    _study_parser(sub, "plan", "print what a study would run (ids, values, deps, resources, cost, state)")
+    run = _study_parser(sub, "run", "train a study's unfinished runs in this process (embedded scale)", where=True)
     run.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    submit = _study_parser(sub, "submit", "submit a study's unfinished runs (SLURM job arrays, or local processes)",
+                           where=True)
+    submit.add_argument("--executor", choices=("slurm", "local", "debug"), default="slurm")
+    submit.add_argument("--profile", help="cluster profile: slurm/profiles/NAME.json or a path")
+    submit.add_argument("--partition")
+    submit.add_argument("--account")
+    submit.add_argument("--qos")
+    submit.add_argument("--array-parallelism", type=int, help="tasks of one array at once (local: parallel queues)")
+    submit.add_argument("--gpus-per-run", type=int, help="override each run's GPUs per node")
+    submit.add_argument("--mem-gb", type=int)
+    submit.add_argument("--hours", type=float, help="job time limit (longer runs requeue themselves)")
+    submit.add_argument("--retry-failed", action="store_true", help="resubmit runs that failed")
+    submit.add_argument("--dry-run", action="store_true", help="print what would be submitted; submit nothing")
+
+    _study_parser(sub, "status", "per run: pending / running / done / failed, job id, restarts, epoch, error")
 
     sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)")
 

@@ -227,7 +227,7 @@ def _section_names(cls: type) -> tuple[str, ...]:
 def to_dict(cfg: Any) -> dict:
     """Plain JSON-ready dict of a config dataclass (enums become their values)."""
     if hasattr(type(cfg), "__dataclass_fields__"):
-        return {name: to_dict(getattr(cfg, name)) for name in _field_names(type(cfg))}
+        return {name: to_dict(_normalised(type(cfg), name, getattr(cfg, name))) for name in _field_names(type(cfg))}
     if isinstance(cfg, enum.Enum):
         return cfg.value
     if isinstance(cfg, tuple):
@@ -282,6 +282,17 @@ def _leaf_json(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=None)
+def _float_names(cls: type) -> frozenset[str]:
+    """Fields declared float (or Optional[float]): an int written there canonicalises as a float."""
+    hints = _hints(cls)
+    return frozenset(n for n in _field_names(cls) if hints[n] is float or typing.get_args(hints[n]) == (float, type(None)))
+
+
+def _normalised(cls: type, name: str, value: Any) -> Any:
+    return float(value) if type(value) is int and name in _float_names(cls) else value
+
+
+@functools.lru_cache(maxsize=None)
 def _sorted_keys(cls: type) -> tuple[tuple[str, str, bool], ...]:
     """(field name, its JSON key, is a section) in sorted order."""
     sections = _section_names(cls)
@@ -300,7 +311,7 @@ def canonical_text(cfg: Any, skip: tuple[str, ...] = ()) -> str:
         if name in skip:
             continue
         value = getattr(cfg, name)
-        parts.append(key + ":" + (canonical_text(value) if is_section else _leaf_json(value)))
+        parts.append(key + ":" + (canonical_text(value) if is_section else _leaf_json(_normalised(type(cfg), name, value))))
     text = "{" + ",".join(parts) + "}"
     if not skip:
         object.__setattr__(cfg, "_canonical", text)

@@ -18,6 +18,7 @@ from torch import nn
 
 from .config import Objective, RunConfig, TeacherConfig, TeacherSource, canonical_json, run_id, to_dict
 from .data import DataSource, build_source
+from .distributed import DistContext, barrier, from_environment
 from .errors import UserError
 from .models import create_vit
 from .modes import spec_of
@@ -131,25 +132,32 @@ def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
     if stored is not None and stored.get("canonical") != canonical_json(cfg):
         raise UserError(f"{rd.path} holds a run with a different config; choose another exec.run_dir")
     pretrained = _load_pretrained(prepared, progress)
+    ctx = from_environment()
+    if not ctx.is_main:  # other ranks compute; rank 0 owns the run directory
+        barrier(ctx)
+        return _train(prepared, pretrained, progress, ctx)
     rd.create()
     rd.lock()
     try:
         if cfg.exec.force:
             rd.clear_results()
         rd.write_config({"run_id": prepared.run_id, "config": to_dict(cfg), "canonical": canonical_json(cfg)})
-        return _train(prepared, pretrained, progress)
+        barrier(ctx)
+        return _train(prepared, pretrained, progress, ctx)
     finally:
         rd.unlock()
 
 
-def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool]) -> RunResult:
+def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ctx: DistContext) -> RunResult:
     cfg, rd, task = prepared.cfg, prepared.run_dir, prepared.task
     device = prepared.device
+    if device.type == "cuda" and ctx.enabled:
+        device = torch.device("cuda", ctx.local_rank)
     task.trained_model().to(device)
     teacher = getattr(task, "teacher", None)
     if teacher is not None:
         teacher.to(device)
-    trainer = Trainer(cfg, task, prepared.source, rd, device)
+    trainer = Trainer(cfg, task, prepared.source, rd, device, ctx)
     resumed = trainer.resume()
     if resumed:
         log.info("resuming %s at step %d", rd.path.name, trainer.pos.global_step)
@@ -159,6 +167,8 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool]) ->
     except StopRequested:
         log.info("stopped %s at step %d; run the same command again to resume", rd.path.name, trainer.pos.global_step)
         return RunResult(rd.path, {}, stopped_at=trainer.pos.global_step)
+    if not ctx.is_main:
+        return RunResult(rd.path, {})
     weights = task.export(trainer.final_weights())
     save_tensors(rd.path / WEIGHTS, weights)
     images = trainer.total_steps * cfg.optim.batch_size
@@ -177,6 +187,7 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool]) ->
         "teacher": {"source": cfg.teacher.source.value, **pretrained.get("teacher", {})},
         "init": {"source": cfg.init.source.value, **pretrained.get("init", {})},
         "device": str(device),
+        "world_size": ctx.world,
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **environment(),
     }

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from .config import AugmentConfig, MAEConfig
 from .data.source import DataSource, derive_seed
+from .distributed import SINGLE, DistContext, gather_objects
 from .evaluate import classification_metrics, predict
 from .mae import MaskedAutoencoder
 from .plan import TransferPlan
@@ -23,7 +24,11 @@ class Task(Protocol):
 
     def losses(self, images: Tensor, labels: Tensor) -> dict[str, Optional[Tensor]]: ...
 
-    def evaluate(self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast) -> dict: ...
+    def evaluate(
+        self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast, ctx: DistContext
+    ) -> dict:
+        """Metrics on the evaluation set (each rank evaluates its share; all ranks get the result)."""
+        ...
 
     def frozen_rows(self) -> list[tuple[nn.Parameter, Tensor]]: ...
 
@@ -88,12 +93,17 @@ class ClassificationTask:
         model.eval()
         return lambda x: model(x)["logits"]
 
-    def evaluate(self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast) -> dict:
+    def evaluate(
+        self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast,
+        ctx: DistContext = SINGLE,
+    ) -> dict:
         was_training = weights.training
         weights.eval()
-        logits, labels = predict(self.forward_fn(weights), source.eval_batches(batch_size), device, autocast)
+        batches = source.eval_batches(batch_size, ctx.rank, ctx.world)
+        logits, labels = predict(self.forward_fn(weights), batches, device, autocast)
         weights.train(was_training)
-        return classification_metrics(logits, labels)
+        shares = gather_objects((logits, labels), ctx)
+        return classification_metrics(torch.cat([s[0] for s in shares]), torch.cat([s[1] for s in shares]))
 
     def frozen_rows(self) -> list[tuple[nn.Parameter, Tensor]]:
         return self.plan.frozen_rows(self.student) if self.plan is not None else []
@@ -117,17 +127,23 @@ class MAETask:
         return {"loss": loss, "task": loss, "attn": None}
 
     @torch.no_grad()
-    def evaluate(self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast) -> dict:
+    def evaluate(
+        self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast,
+        ctx: DistContext = SINGLE,
+    ) -> dict:
         was_training = weights.training
         weights.eval()
-        g = torch.Generator().manual_seed(derive_seed(self.seed, 0xE7A1))  # same masks at every evaluation
+        # the same masks at every evaluation (per rank share)
+        g = torch.Generator().manual_seed(derive_seed(self.seed, 0xE7A1, ctx.rank))
         total, count = 0.0, 0
-        for images, _ in source.eval_batches(batch_size):
+        for images, _ in source.eval_batches(batch_size, ctx.rank, ctx.world):
             with autocast():
                 loss = weights(images.to(device), generator=g)
             total += float(loss) * len(images)
             count += len(images)
         weights.train(was_training)
+        shares = gather_objects((total, count), ctx)
+        total, count = sum(s[0] for s in shares), sum(s[1] for s in shares)
         return {"recon_loss": total / max(count, 1), "n": count}
 
     def frozen_rows(self) -> list[tuple[nn.Parameter, Tensor]]:

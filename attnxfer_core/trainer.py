@@ -21,9 +21,12 @@ from torch import Tensor, nn
 
 from .config import Precision, RunConfig
 from .data.source import DataSource, derive_seed
+from .distributed import SINGLE, DistContext, all_mean
 from .errors import UserError
+from .modes import Kind
 from .optim import build_optimizer, lr_at, set_lr
 from .rundir import RunDir
+from .signals import STOP
 from .tasks import Task
 
 
@@ -56,21 +59,36 @@ def autocast_factory(precision: Precision, device: torch.device) -> Callable[[],
     return nullcontext
 
 
-def seed_step(seed: int, step: int) -> None:
-    """All global RNGs (torch, CUDA, numpy for timm's mixup) as a function of (seed, step)."""
-    value = derive_seed(seed, step, 0x57E9)
+def seed_step(seed: int, step: int, ctx: DistContext = SINGLE) -> None:
+    """All global RNGs (torch, CUDA, numpy for timm's mixup) as a function of (seed, step[, rank])."""
+    value = derive_seed(seed, step, 0x57E9) if not ctx.enabled else derive_seed(seed, step, 0x57E9, ctx.rank)
     torch.manual_seed(value)
     np.random.seed(value % 2**32)
 
 
 class Trainer:
-    def __init__(self, cfg: RunConfig, task: Task, source: DataSource, run_dir: RunDir, device: torch.device) -> None:
+    """Trains ``task`` into ``run_dir``; with several ranks, only rank 0 writes."""
+
+    def __init__(
+        self, cfg: RunConfig, task: Task, source: DataSource, run_dir: RunDir, device: torch.device,
+        ctx: DistContext = SINGLE,
+    ) -> None:
         self.cfg = cfg
         self.task = task
         self.source = source
         self.run_dir = run_dir
         self.device = device
+        self.ctx = ctx
         self.model = task.trained_model()
+        if ctx.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            plan = getattr(task, "plan", None)
+            copies = plan is not None and plan.spec.kind is Kind.COPY  # copied layers leave q/k norms unused
+            task.module = DistributedDataParallel(
+                task.module, device_ids=[ctx.local_rank] if device.type == "cuda" else None,
+                find_unused_parameters=copies,
+            )
         self.optimizer, self.row_decays = build_optimizer(self.model, cfg.optim, task.frozen_rows())
         self.ema = ModelEmaV3(self.model, decay=cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.autocast = autocast_factory(cfg.precision, device)
@@ -80,7 +98,6 @@ class Trainer:
         self.total_steps = cfg.optim.epochs * self.steps_per_epoch
         self.warmup_steps = round(cfg.optim.warmup_epochs * self.steps_per_epoch)
         self.pos = Position()
-        self.stop_requested = False  # set by a signal handler: checkpoint and leave at the next step
 
     # -- checkpoint ------------------------------------------------------------------
 
@@ -91,12 +108,14 @@ class Trainer:
         return state
 
     def save(self) -> None:
-        self.run_dir.save_checkpoint(self.state())
+        if self.ctx.is_main:
+            self.run_dir.save_checkpoint(self.state())
 
     def resume(self) -> bool:
         """Load the run dir's checkpoint if there is one; metrics after it are dropped."""
         if not self.run_dir.has_checkpoint():
-            self.run_dir.truncate_metrics(0)
+            if self.ctx.is_main:
+                self.run_dir.truncate_metrics(0)
             return False
         state = self.run_dir.load_checkpoint()
         self.model.load_state_dict(state["model"])
@@ -104,11 +123,13 @@ class Trainer:
         if self.ema is not None:
             self.ema.module.load_state_dict(state["ema"])
         self.pos = Position(**{f: state[f] for f in Position.__dataclass_fields__})
-        self.run_dir.truncate_metrics(self.pos.metrics_count)
+        if self.ctx.is_main:
+            self.run_dir.truncate_metrics(self.pos.metrics_count)
         return True
 
     def log(self, record: dict) -> None:
-        self.run_dir.append_metrics([record])
+        if self.ctx.is_main:
+            self.run_dir.append_metrics([record])
         self.pos.metrics_count += 1
 
     # -- loop ------------------------------------------------------------------------
@@ -124,13 +145,13 @@ class Trainer:
         bar = tqdm(
             total=self.total_steps, initial=self.pos.global_step, disable=not progress if progress is not None else None,
             file=sys.stderr, leave=False, desc=self.run_dir.path.name, dynamic_ncols=True,
-        )
+        ) if self.ctx.is_main else None
         try:
             while self.pos.epoch < cfg.optim.epochs:
                 started = time.perf_counter()
                 epoch = self.pos.epoch
                 for images, labels in self.source.train_batches(
-                    epoch, cfg.optim.batch_size, self.pos.step_in_epoch, cfg.seed
+                    epoch, cfg.optim.batch_size, self.pos.step_in_epoch, cfg.seed, self.ctx.rank, self.ctx.world
                 ):
                     terms = self.train_step(images, labels)
                     for key, value in terms.items():
@@ -138,14 +159,16 @@ class Trainer:
                     self.pos.pending_steps += 1
                     self.pos.step_in_epoch += 1
                     self.pos.global_step += 1
-                    bar.update(1)
+                    if bar is not None:
+                        bar.update(1)
                     if self.pos.global_step % log_every == 0:
                         self._log_train(epoch)
-                    if self._checkpoint_due() or self._stop_due():
+                    stop = self._stop_due()
+                    if self._checkpoint_due() or stop:
                         self.pos.elapsed += time.perf_counter() - started
                         started = time.perf_counter()
                         self.save()
-                        if self._stop_due():
+                        if stop:
                             raise StopRequested()
                 self.pos.elapsed += time.perf_counter() - started
                 last = epoch + 1 == cfg.optim.epochs
@@ -155,15 +178,16 @@ class Trainer:
                 self.pos.step_in_epoch = 0
                 self.save()
         finally:
-            bar.close()
-        return [r for r in self.run_dir.metrics() if r.get("kind") == "eval"]
+            if bar is not None:
+                bar.close()
+        return [r for r in self.run_dir.metrics() if r.get("kind") == "eval"] if self.ctx.is_main else []
 
     def _log_train(self, epoch: int) -> None:
         group = self.optimizer.param_groups[0]
         n = self.pos.pending_steps
+        terms = all_mean({k: v / n for k, v in self.pos.pending.items()}, self.ctx)
         self.log({"kind": "train", "epoch": epoch, "step": self.pos.global_step,
-                  "lr": group["lr"] / group.get("lr_scale", 1.0),
-                  **{k: v / n for k, v in self.pos.pending.items()}})
+                  "lr": group["lr"] / group.get("lr_scale", 1.0), **terms})
         self.pos.pending, self.pos.pending_steps = {}, 0
 
     def _checkpoint_due(self) -> bool:
@@ -171,12 +195,16 @@ class Trainer:
         return every > 0 and self.pos.global_step % every == 0
 
     def _stop_due(self) -> bool:
-        stop = self.cfg.exec.stop_after_steps
-        return self.stop_requested or (stop is not None and self.pos.global_step >= stop)
+        """A signal or ``exec.stop_after_steps`` asks to stop; all ranks agree on the same step."""
+        limit = self.cfg.exec.stop_after_steps
+        stop = STOP.is_set() or (limit is not None and self.pos.global_step >= limit)
+        if self.ctx.enabled:
+            stop = all_mean({"stop": float(stop)}, self.ctx)["stop"] > 0
+        return stop
 
     def train_step(self, images: Tensor, labels: Tensor) -> dict[str, float]:
         step = self.pos.global_step
-        seed_step(self.cfg.seed, step)
+        seed_step(self.cfg.seed, step, self.ctx)
         set_lr(self.optimizer, lr_at(step, self.total_steps, self.warmup_steps, self.cfg.optim))
         images = images.to(self.device, non_blocking=True)
         labels = labels.to(self.device, non_blocking=True)
@@ -199,9 +227,9 @@ class Trainer:
 
     def evaluate(self) -> dict:
         bs = self.cfg.data.eval_batch_size
-        metrics = self.task.evaluate(self.source, bs, self.model, self.device, self.autocast)
+        metrics = self.task.evaluate(self.source, bs, self.model, self.device, self.autocast, self.ctx)
         if self.ema is not None:
-            ema = self.task.evaluate(self.source, bs, self.ema.module, self.device, self.autocast)
+            ema = self.task.evaluate(self.source, bs, self.ema.module, self.device, self.autocast, self.ctx)
             metrics.update({f"ema_{k}": v for k, v in ema.items() if k != "n"})
         return metrics
 

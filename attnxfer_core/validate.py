@@ -27,6 +27,10 @@ def validate_config(cfg: RunConfig, prefix: str = "") -> None:
     o = cfg.optim
     _check(o.epochs >= 1, f"{p}optim.epochs", f"must be >= 1, got {o.epochs}")
     _check(o.batch_size >= 1, f"{p}optim.batch_size", f"must be >= 1, got {o.batch_size}")
+    from .distributed import from_environment
+
+    world = from_environment().world
+    _check(o.batch_size % world == 0, f"{p}optim.batch_size", f"{o.batch_size} is not divisible by {world} processes")
     for name in ("blr", "min_lr", "weight_decay", "warmup_epochs", "layer_decay", "beta1", "beta2"):
         _finite(getattr(o, name), f"{p}optim.{name}")
     _check(o.blr > 0, f"{p}optim.blr", f"must be > 0, got {o.blr}")

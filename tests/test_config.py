@@ -89,3 +89,11 @@ def test_configs_are_immutable_and_overrides_share_untouched_sections():
     assert changed.teacher is base.teacher and changed.optim is not base.optim
     with pytest.raises(dataclasses.FrozenInstanceError):
         base.optim.lr = 1.0  # type: ignore[misc]
+
+
+def test_ids_survive_a_dict_round_trip_with_loose_number_types():
+    from attnxfer_core.config import OptimConfig
+
+    cfg = RunConfig(optim=OptimConfig(warmup_epochs=1, lr=1))  # ints in float fields
+    assert run_id(from_dict(RunConfig, to_dict(cfg))) == run_id(cfg)
+    assert run_id(cfg) == run_id(RunConfig(optim=OptimConfig(warmup_epochs=1.0, lr=1.0)))

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from ..config import AugmentConfig, DataConfig
 from ..errors import ConfigError
-from .source import Batch, balanced_subset, epoch_order
+from .source import Batch, balanced_subset, derive_seed, epoch_order, shard_bounds
 
 
 class _OrderSampler(Sampler[int]):
@@ -65,18 +65,24 @@ class ImageFolderSource:
     def steps_per_epoch(self, batch_size: int) -> int:
         return self.train_size // batch_size
 
-    def train_batches(self, epoch: int, batch_size: int, start_step: int, seed: int) -> Iterator[Batch]:
+    def train_batches(
+        self, epoch: int, batch_size: int, start_step: int, seed: int, rank: int = 0, world: int = 1
+    ) -> Iterator[Batch]:
         order = self.train_index[epoch_order(self.train_size, seed, epoch)]
-        order = order[start_step * batch_size: self.steps_per_epoch(batch_size) * batch_size]
-        g = torch.Generator().manual_seed(seed * 100003 + epoch * 1009 + start_step)
+        steps = self.steps_per_epoch(batch_size)
+        share = batch_size // world
+        # this rank's slice of every global batch from start_step on
+        batches = order[: steps * batch_size].view(steps, batch_size)[start_step:, rank * share:(rank + 1) * share]
+        g = torch.Generator().manual_seed(derive_seed(seed, epoch, start_step, rank, 0x1F))
         loader = DataLoader(
-            self.train, batch_size=batch_size, sampler=_OrderSampler(order), num_workers=self.workers,
+            self.train, batch_size=share, sampler=_OrderSampler(batches.flatten()), num_workers=self.workers,
             generator=g, drop_last=True, persistent_workers=False,
         )
         yield from loader
 
-    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
+    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        lo, hi = shard_bounds(len(self.test_index), rank, world)
         loader = DataLoader(
-            self.test, batch_size=batch_size, sampler=_OrderSampler(self.test_index), num_workers=self.workers
+            self.test, batch_size=batch_size, sampler=_OrderSampler(self.test_index[lo:hi]), num_workers=self.workers
         )
         yield from loader

@@ -28,6 +28,11 @@ def derive_seed(*parts: int) -> int:
     return value & (2**63 - 1)
 
 
+def shard_bounds(n: int, rank: int, world: int) -> tuple[int, int]:
+    """[lo, hi) of the rank's contiguous share of n items."""
+    return n * rank // world, n * (rank + 1) // world
+
+
 def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
     g = torch.Generator().manual_seed(derive_seed(seed, epoch, 0xDA7A))
     return torch.randperm(n, generator=g)
@@ -42,9 +47,15 @@ class DataSource(Protocol):
 
     def steps_per_epoch(self, batch_size: int) -> int: ...
 
-    def train_batches(self, epoch: int, batch_size: int, start_step: int, seed: int) -> Iterator[Batch]: ...
+    def train_batches(
+        self, epoch: int, batch_size: int, start_step: int, seed: int, rank: int = 0, world: int = 1
+    ) -> Iterator[Batch]:
+        """This rank's share of each global batch of ``batch_size`` images."""
+        ...
 
-    def eval_batches(self, batch_size: int) -> Iterator[Batch]: ...
+    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        """This rank's contiguous share of the evaluation set, in order."""
+        ...
 
 
 @dataclass
@@ -99,17 +110,22 @@ class InMemorySource:
     def normalize(self, images: Tensor) -> Tensor:
         return (images.float().div_(255) - self.mean) / self.std
 
-    def train_batches(self, epoch: int, batch_size: int, start_step: int, seed: int) -> Iterator[Batch]:
+    def train_batches(
+        self, epoch: int, batch_size: int, start_step: int, seed: int, rank: int = 0, world: int = 1
+    ) -> Iterator[Batch]:
         order = epoch_order(self.train_size, seed, epoch)
+        share = batch_size // world
         for step in range(start_step, self.steps_per_epoch(batch_size)):
-            idx = order[step * batch_size: (step + 1) * batch_size]
-            g = torch.Generator().manual_seed(derive_seed(seed, epoch, step, 0xA06))
+            idx = order[step * batch_size + rank * share: step * batch_size + (rank + 1) * share]
+            parts = (seed, epoch, step, 0xA06) if world == 1 else (seed, epoch, step, 0xA06, rank)
+            g = torch.Generator().manual_seed(derive_seed(*parts))
             images = augment_batch(self.train.images[idx], self.augment, g)
             yield self.normalize(images), self.train.labels[idx]
 
-    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
-        for start in range(0, self.eval_size, batch_size):
-            sl = slice(start, start + batch_size)
+    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        lo, hi = shard_bounds(self.eval_size, rank, world)
+        for start in range(lo, hi, batch_size):
+            sl = slice(start, min(start + batch_size, hi))
             yield self.normalize(self.test.images[sl]), self.test.labels[sl]
 
 

@@ -1,0 +1,146 @@
+"""What a submitted job runs: one run, preemption-safe.
+
+The job pickle holds only the run's config; all state lives in the run
+directory. On SLURM's warning signal (USR2 under submitit) the trainer
+checkpoints at the next step boundary, then submitit requeues the job; the
+requeued job resumes from the run directory and ends exactly as an
+uninterrupted run would.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import time
+import traceback
+from pathlib import Path
+from typing import Optional
+
+import submitit
+
+from attnxfer_core.config import RunConfig, from_dict, to_dict
+from attnxfer_core.rundir import RunDir, atomic_write_json
+from attnxfer_core.runner import execute, run_dir_of
+from attnxfer_core.signals import graceful_stop, received
+
+ATTEMPTS = "attempts.jsonl"
+FAILURE = "failure.json"
+JOB = "job.json"
+DEP_POLL_SECONDS = 2.0
+
+
+class DependencyFailed(RuntimeError):
+    """A run this one needs failed, so this one cannot start."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _job_id() -> str:
+    try:
+        return str(submitit.JobEnvironment().job_id)
+    except RuntimeError:  # not inside a submitit job (tests, debug)
+        return f"pid-{os.getpid()}"
+
+
+def wait_for_dependencies(dep_dirs: list[str], timeout_s: Optional[float] = None) -> None:
+    """Block until every dependency run finished; fail if one of them failed.
+
+    SLURM's afterok already orders jobs; this makes the order hold for the
+    local executor too, and guards against a dependency finished elsewhere.
+    """
+    start = time.monotonic()
+    pending = [RunDir(Path(d)) for d in dep_dirs]
+    while pending:
+        for rd in list(pending):
+            if rd.finished:
+                pending.remove(rd)
+            elif (rd.path / FAILURE).exists():
+                reason = json.loads((rd.path / FAILURE).read_text()).get("error", "")
+                raise DependencyFailed(f"dependency {rd.path.name} failed: {reason}")
+        if pending:
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                raise DependencyFailed(f"timed out waiting for {[p.path.name for p in pending]}")
+            time.sleep(DEP_POLL_SECONDS)
+
+
+class TrainJob(submitit.helpers.Checkpointable):
+    """One run as a submitit job (the same object is resubmitted on requeue)."""
+
+    def __init__(self, config: dict, dep_dirs: tuple[str, ...] = ()) -> None:
+        self.config = config  # plain dict: nothing else of the run is pickled
+        self.dep_dirs = list(dep_dirs)
+
+    @property
+    def run_config(self) -> RunConfig:
+        return from_dict(RunConfig, self.config)
+
+    def __call__(self) -> dict:
+        from attnxfer_core.distributed import init_from_submitit
+
+        cfg = self.run_config
+        rd = run_dir_of(cfg)
+        ctx = init_from_submitit() if _in_submitit() else None
+        main = ctx is None or ctx.is_main
+        if main:
+            rd.path.mkdir(parents=True, exist_ok=True)
+            (rd.path / FAILURE).unlink(missing_ok=True)
+            with open(rd.path / ATTEMPTS, "a") as handle:
+                handle.write(json.dumps({"job_id": _job_id(), "host": socket.gethostname(), "pid": os.getpid(),
+                                         "started_at": _now()}) + "\n")
+        try:
+            wait_for_dependencies(self.dep_dirs)
+            with graceful_stop((signal.SIGUSR2,)) as previous:
+                result = execute(cfg, progress=False)
+            if not result.finished and received() is not None:
+                # checkpoint is on disk: now let submitit requeue this job (it exits the process)
+                handler = previous.get(received())
+                if callable(handler):
+                    handler(received(), None)
+                raise RuntimeError(f"stopped by signal {received()} at step {result.stopped_at}")
+            return result.summary
+        except Exception as exc:
+            if main and not isinstance(exc, SystemExit):
+                atomic_write_json(rd.path / FAILURE, {
+                    "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}",
+                    "job_id": _job_id(), "at": _now(), "traceback": traceback.format_exc()[-4000:],
+                })
+            raise
+
+
+def _in_submitit() -> bool:
+    try:
+        submitit.JobEnvironment()
+        return True
+    except RuntimeError:
+        return False
+
+
+class QueueJob(submitit.helpers.Checkpointable):
+    """Several runs, one after another, in one local job (the local executor's job unit).
+
+    Requeue-safe like :class:`TrainJob`: a restarted queue skips finished runs
+    and resumes the interrupted one from its run directory.
+    """
+
+    def __init__(self, jobs: list[TrainJob]) -> None:
+        self.jobs = jobs
+
+    def __call__(self) -> list[dict]:
+        results = []
+        for job in self.jobs:
+            rd = run_dir_of(job.run_config)
+            results.append(rd.summary() if rd.finished else job())
+        return results
+
+
+def record_submission(rd: RunDir, job_id: str, executor: str, folder: str) -> None:
+    rd.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(rd.path / JOB, {"job_id": job_id, "executor": executor, "submitted_at": _now(), "folder": folder})
+
+
+def job_config(cfg: RunConfig) -> dict:
+    return to_dict(cfg)
