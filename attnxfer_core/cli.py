@@ -112,12 +112,32 @@ def _run(args: argparse.Namespace) -> int:
     chosen = select_runs(runs, args.where or [])
     todo = [r for r in chosen if not run_dir_of(r.config).finished]
     print(f"study {study.name}: {len(chosen)} runs selected, {len(todo)} to train", file=sys.stderr)
+    from .evals.study_analysis import analyze, run_evaluations
+
     for i, run in enumerate(todo, 1):
         label = ", ".join(f"{k}={v}" for k, v in run.values.items()) or run.role
         print(f"[{i}/{len(todo)}] {run.run_id} ({label}, seed {run.seed})", file=sys.stderr, flush=True)
         result = execute(run.config, progress=_progress(args))
         final = result.summary.get("final", {})
         print(f"    {', '.join(f'{k} {v:.3f}' for k, v in final.items() if k in ('top1', 'recon_loss'))}", file=sys.stderr)
+    for run in chosen:
+        if run.role == "run" and run_dir_of(run.config).finished:
+            run_evaluations(study, run_dir_of(run.config).path)
+    if study.analyses:
+        print(f"analyses written to {analyze(study, args.scale, runs, args.seeds)}", file=sys.stderr)
+    return 0
+
+
+@command("analyze")
+def _analyze(args: argparse.Namespace) -> int:
+    from .evals.study_analysis import analyze, run_evaluations
+    from .runner import run_dir_of
+
+    study, runs = _validated_study(args)
+    for run in runs:
+        if run.role == "run" and run_dir_of(run.config).finished:
+            run_evaluations(study, run_dir_of(run.config).path)
+    print(f"analyses written to {analyze(study, args.scale, runs, args.seeds)}")
     return 0
 
 
@@ -133,7 +153,8 @@ def _submit(args: argparse.Namespace) -> int:
                          mem_gb=args.mem_gb, hours=args.hours)
     study, runs = _validated_study(args)
     runs = select_runs(runs, args.where or [])
-    submissions, _ = submit_runs(runs, args.executor, profile, retry_failed=args.retry_failed, dry_run=args.dry_run)
+    submissions, _ = submit_runs(runs, args.executor, profile, retry_failed=args.retry_failed, dry_run=args.dry_run,
+                                 evaluations=study.evaluations)
     if submissions:
         print(f"submitted {len(submissions)} runs of study {study.name}; follow with: attnxfer status {study.name}"
               + (f" --scale {args.scale}" if args.scale != "embedded" else ""))
@@ -150,6 +171,100 @@ def _status(args: argparse.Namespace) -> int:
     labels = {r.run_id: (", ".join(f"{k}={v}" for k, v in r.values.items()) or r.role) + f" s{r.seed}" for r in runs}
     print(f"study {study.name} ({args.scale})")
     print(format_status([status[r.run_id] for r in runs], labels))
+    return 0
+
+
+@command("eval")
+def _eval(args: argparse.Namespace) -> int:
+    from .evals.runner import corruption_summary, evaluate_run, read_metrics
+
+    families = [f.strip() for f in args.sets.split(",") if f.strip()]
+    baseline = None
+    if args.baseline:
+        evaluate_run(Path(args.baseline), ["corruptions", "clean_subset"], workers=args.workers)
+        baseline = read_metrics(Path(args.baseline))
+    for run in args.run_dirs:
+        results = evaluate_run(Path(run), families, tag=args.tag, force=args.force, workers=args.workers)
+        print(f"{run} ({args.tag}):")
+        for name, m in results.items():
+            if "corruption" not in m:
+                print(f"  {name:<24} top1 {m['top1']:6.2f}  top5 {m['top5']:6.2f}  nll {m['nll']:.3f}  ece {m['ece']:.3f}  n {m['n']}")
+        summary = corruption_summary(results, baseline)
+        if summary:
+            print("  corruptions: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.items() if "/" not in k))
+            print("  per corruption top1: " + ", ".join(f"{k.split('/')[1]} {v:.1f}" for k, v in summary.items() if "/" in k))
+    return 0
+
+
+@command("ensemble")
+def _ensemble(args: argparse.Namespace) -> int:
+    from .evals.analyses import ensemble
+    from .evals.runner import evaluate_run
+
+    for run in args.run_dirs:
+        evaluate_run(Path(run), [args.set])
+    result = ensemble([Path(r) for r in args.run_dirs], args.set)
+    for run, m in result["members"].items():
+        print(f"member   {m['top1']:6.2f}  {run}")
+    print(f"ensemble {result['ensemble']['top1']:6.2f}  (nll {result['ensemble']['nll']:.3f}, ece {result['ensemble']['ece']:.3f})")
+    return 0
+
+
+@command("matched")
+def _matched(args: argparse.Namespace) -> int:
+    from .evals.analyses import matched_accuracy
+
+    rows = matched_accuracy([Path(r) for r in args.run_dirs], [s for s in args.sets.split(",") if s],
+                            target=args.target)
+    for row in rows:
+        shifted = {k: v for k, v in row["sets"].items() if "/" not in k}
+        corr = [v for k, v in row["sets"].items() if k.startswith("corruptions/")]
+        extra = f", mean corruption top1 {sum(corr) / len(corr):.2f}" if corr else ""
+        print(f"{row['run']}: epoch {row['epoch']} clean top1 {row['clean_top1']:.2f} (target {row['target']:.2f}){extra} "
+              + " ".join(f"{k} {v:.2f}" for k, v in shifted.items()))
+    return 0
+
+
+@command("similarity")
+def _similarity(args: argparse.Namespace) -> int:
+    from .evals.analyses import attention_similarity
+
+    refs = dict(item.split("=", 1) for item in args.references.split(",") if item)
+    result = attention_similarity(Path(args.run_dir), {k: Path(v) for k, v in refs.items()}, args.images)
+    for layer, values in result["layers"].items():
+        print(f"layer {layer}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
+    return 0
+
+
+@command("attention-maps")
+def _attention_maps(args: argparse.Namespace) -> int:
+    from .evals.analyses import attention_pictures
+
+    runs = dict(item.split("=", 1) if "=" in item else (Path(item).name, item) for item in args.runs)
+    path = attention_pictures({k: Path(v) for k, v in runs.items()}, Path(args.out), image_index=args.image)
+    print(f"wrote {path}")
+    return 0
+
+
+@command("bench-eval")
+def _bench_eval(args: argparse.Namespace) -> int:
+    """Time the evaluation of one run on all 75 corrupted sets (generated and cached first, not timed)."""
+    import time
+
+    from .evals.runner import evaluate_run
+    from .evals.sets import resolve_sets
+    from .runner import load_finished
+
+    prepared = load_finished(Path(args.run_dir))
+    started = time.perf_counter()
+    resolve_sets(["corruptions"], prepared.cfg, prepared.source, args.workers)
+    generated = time.perf_counter() - started
+    started = time.perf_counter()
+    results = evaluate_run(Path(args.run_dir), ["corruptions"], force=True)
+    seconds = time.perf_counter() - started
+    n = sum(m["n"] for k, m in results.items() if k.startswith("corruptions/"))
+    print(f"corrupted sets ready in {generated:.1f} s (generation, or cache reads if cached)")
+    print(f"evaluated 75 corrupted sets, {n} images, in {seconds:.1f} s ({n / seconds:.0f} img/s; target < 180 s)")
     return 0
 
 
@@ -212,7 +327,36 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--retry-failed", action="store_true", help="resubmit runs that failed")
     submit.add_argument("--dry-run", action="store_true", help="print what would be submitted; submit nothing")
 
+    _study_parser(sub, "analyze", "evaluate a study's finished runs and write its cross-run analyses")
     _study_parser(sub, "status", "per run: pending / running / done / failed, job id, restarts, epoch, error")
+
+    ev = sub.add_parser("eval", help="evaluate finished runs on more sets (clean, corruptions, shifted ImageNets)")
+    ev.add_argument("run_dirs", nargs="+")
+    ev.add_argument("--sets", default="clean", help="comma list: clean, clean_subset, corruptions, corruptions_extra, "
+                    "imagenet_v2, imagenet_sketch, imagenet_a, imagenet_r")
+    ev.add_argument("--tag", default="final", help="final, or epoch_NNN for kept intermediate weights")
+    ev.add_argument("--baseline", help="run dir whose corruption errors normalise mCE (as AlexNet in ImageNet-C)")
+    ev.add_argument("--workers", type=int, default=0, help="processes generating corrupted sets (0: one per core)")
+    ev.add_argument("--force", action="store_true", help="re-evaluate sets already evaluated")
+    ens = sub.add_parser("ensemble", help="average the softmax of several runs (from saved logits)")
+    ens.add_argument("run_dirs", nargs="+")
+    ens.add_argument("--set", default="clean")
+    mat = sub.add_parser("matched", help="compare runs at matched clean accuracy (intermediate weights)")
+    mat.add_argument("run_dirs", nargs="+")
+    mat.add_argument("--sets", default="corruptions,clean_subset")
+    mat.add_argument("--target", type=float, help="clean top-1 to match (default: the lowest final top-1)")
+    sim = sub.add_parser("similarity", help="per-layer JSD of a run's attention to reference runs, entropy, distance")
+    sim.add_argument("run_dir")
+    sim.add_argument("--references", required=True, help="name=RUN_DIR,... e.g. pretrained=runs/x,finetuned=runs/y")
+    sim.add_argument("--images", type=int, default=64)
+    am = sub.add_parser("attention-maps", help="picture: class-token attention per layer, one row per run")
+    am.add_argument("runs", nargs="+", help="RUN_DIR or label=RUN_DIR")
+    am.add_argument("--out", required=True)
+    am.add_argument("--image", type=int, default=0, help="index of the test image")
+
+    be = sub.add_parser("bench-eval", help="time evaluating one run on all 75 corrupted sets (cached)")
+    be.add_argument("run_dir")
+    be.add_argument("--workers", type=int, default=0)
 
     sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)")
 

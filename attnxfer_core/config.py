@@ -83,6 +83,7 @@ class DataConfig:
     eval_subset: Optional[int] = None  # evaluation images used (first N, class-balanced)
     subset_seed: int = 0
     eval_batch_size: int = 256
+    corruption_subset: int = 2000  # test images (class-balanced) that corrupted evaluation sets are made from
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,8 @@ class ExecConfig:
     checkpoint_every_steps: int = 0  # 0: checkpoint at the end of every epoch only
     stop_after_steps: Optional[int] = None  # stop (resumably) after this global step: for tests
     force: bool = False  # allow writing into a finished run directory (restarts it)
+    shift_root: str = "/datasets"  # where shifted evaluation sets live (imagenet-v2, -sketch, -a, -r, -c)
+    cache_root: str = ""  # generated evaluation sets (corruptions); default: <runs_root>/.cache
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ class RunConfig:
     precision: Precision = Precision.FP32
     eval_every: int = 1  # evaluate every N epochs (and always after the last)
     log_every: int = 50  # training-loss records, averaged over the steps between them
+    save_eval_weights: bool = False  # keep the weights of every evaluation (for matched-accuracy comparisons)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     student: ModelConfig = field(default_factory=ModelConfig)

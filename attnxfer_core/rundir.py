@@ -17,6 +17,7 @@ import fcntl
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -30,10 +31,13 @@ CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
 LOCK = "run.lock"
 WEIGHTS = "weights.pt"
+EVAL_WEIGHTS = "weights"  # folder of per-evaluation weights
+EVALS = "evals"  # folder of after-the-fact evaluations
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as handle:
         handle.write(data)
@@ -164,6 +168,18 @@ class RunDir:
     def load_checkpoint(self) -> dict:
         return load_tensors(self.path / CHECKPOINT)
 
+    def save_weights(self, state: dict, epoch: int) -> None:
+        """Weights of an intermediate evaluation: ``weights/epoch_XXX.pt``."""
+        (self.path / EVAL_WEIGHTS).mkdir(exist_ok=True)
+        save_tensors(self.path / EVAL_WEIGHTS / f"epoch_{epoch:03d}.pt", state)
+
+    def eval_weights(self) -> dict[int, Path]:
+        """{epoch: path} of the kept intermediate weights."""
+        folder = self.path / EVAL_WEIGHTS
+        if not folder.is_dir():
+            return {}
+        return {int(p.stem.split("_")[1]): p for p in sorted(folder.glob("epoch_*.pt"))}
+
     def write_summary(self, summary: dict) -> None:
         atomic_write_json(self.path / SUMMARY, summary)
 
@@ -171,3 +187,6 @@ class RunDir:
         """Forget a previous attempt (``--force``): summary, checkpoint and metrics."""
         for name in (SUMMARY, CHECKPOINT, METRICS, WEIGHTS):
             (self.path / name).unlink(missing_ok=True)
+        for folder in (EVAL_WEIGHTS, EVALS):
+            if (self.path / folder).is_dir():
+                shutil.rmtree(self.path / folder)

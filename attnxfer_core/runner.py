@@ -16,7 +16,17 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .config import Objective, RunConfig, TeacherConfig, TeacherSource, canonical_json, run_id, to_dict
+from .config import (
+    Objective,
+    RunConfig,
+    TeacherConfig,
+    TeacherSource,
+    canonical_json,
+    from_dict,
+    run_id,
+    set_fields,
+    to_dict,
+)
 from .data import DataSource, build_source
 from .distributed import DistContext, barrier, from_environment
 from .errors import UserError
@@ -117,6 +127,37 @@ def _load_pretrained(prepared: PreparedRun, progress: Optional[bool]) -> dict:
         assert isinstance(task, ClassificationTask)
         init_from(task.student, prepared.init_model, "init")
     return info
+
+
+def stored_config(run_dir: Path) -> RunConfig:
+    """The config a run directory was trained with, pointed at where the directory is now."""
+    rd = RunDir(run_dir)
+    data = rd.config()
+    if data is None:
+        raise UserError(f"{run_dir} is not a run directory (no config.json)")
+    cfg = from_dict(RunConfig, data["config"])
+    return set_fields(cfg, {"exec.run_dir": str(rd.path), "exec.runs_root": str(rd.path.parent)})
+
+
+def load_finished(run_dir: Path, weights: Optional[Path] = None, progress: Optional[bool] = None) -> PreparedRun:
+    """A finished run ready for inference: its data, its trained student and, if it has one, its teacher."""
+    rd = RunDir(run_dir)
+    if not rd.finished:
+        raise UserError(f"{run_dir} has not finished (no summary.json)")
+    cfg = stored_config(rd.path)
+    prepared = prepare(cfg)
+    _load_pretrained(prepared, progress)
+    model = prepared.task.trained_model()
+    state = read_state_dict(weights or rd.path / WEIGHTS)
+    if cfg.objective is Objective.MAE:
+        model.encoder.load_state_dict(state)
+    else:
+        model.load_state_dict(state)
+    model.to(prepared.device).eval()
+    teacher = getattr(prepared.task, "teacher", None)
+    if teacher is not None:
+        teacher.to(prepared.device)
+    return prepared
 
 
 def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:

@@ -114,7 +114,10 @@ class Study:
     seeds: Mapping[str, int] = field(default_factory=lambda: {"embedded": 3, "paper": 1})
     resources: Optional[Callable[[RunConfig], Resources]] = None  # paper scale; default by architecture
     references: tuple[Reference, ...] = ()
+    # Evaluation sets every run gets right after training (see attnxfer_core.evals.sets), and
+    # cross-run analyses once the runs are done: "ensembles", "matched", "similarity", "attention_maps".
     evaluations: tuple[str, ...] = ("clean",)
+    analyses: tuple[str, ...] = ()
     ensembles: Callable[[Scale, int], list[EnsembleSpec]] = field(default=lambda scale, seeds: [])
 
     def expand(self, scale: Scale, seeds: Optional[int] = None, overrides: Sequence[str] = ()) -> list[PlannedRun]:

@@ -174,6 +174,8 @@ class Trainer:
                 last = epoch + 1 == cfg.optim.epochs
                 if last or (epoch + 1) % cfg.eval_every == 0:
                     self.log({"kind": "eval", "epoch": epoch + 1, "step": self.pos.global_step, **self.evaluate()})
+                    if cfg.save_eval_weights and self.ctx.is_main:
+                        self.run_dir.save_weights(self.task.export(self.final_weights()), epoch + 1)
                 self.pos.epoch += 1
                 self.pos.step_in_epoch = 0
                 self.save()

@@ -45,6 +45,9 @@ class AttentionTransferModel(nn.Module):
     """
 
     fused: bool = True
+    # When a dict, forward() records each layer's effective attention probabilities
+    # (what the student really uses: the teacher's map where copied) for analysis.
+    capture: Optional[dict] = None
 
     def __init__(self, student: VisionTransformer, teacher: VisionTransformer, plan: TransferPlan) -> None:
         super().__init__()
@@ -97,6 +100,8 @@ class AttentionTransferModel(nn.Module):
             m = masks[i] if masks is not None else None
             lp = self._layer_plans[i]
             if lp is None:
+                if self.capture is not None:
+                    self._record_own(i, blk, x)
                 x = plain_block(blk, x, m)
                 continue
             if captured is None or captured[0] != lp.teacher_layer:
@@ -113,12 +118,14 @@ class AttentionTransferModel(nn.Module):
                     captured = (t_next, cap)
                     t_next += 1
             if residual_target:
+                if self.capture is not None:
+                    self._record_own(i, blk, x)
                 x = plain_block(blk, x, m)
                 layer_losses[i] = projection_distill_loss(x, captured[1]["residual"])
                 continue
             m1, m2 = m if m is not None else (None, None)
             h = blk.norm1(x)
-            heads_out, loss = self._student_attention(blk, h, lp, captured[1])
+            heads_out, loss = self._student_attention(blk, h, lp, captured[1], layer=i)
             x = residual(x, blk.ls1(output(blk.attn, h, heads_out)), m1)
             x = mlp_branch(blk, x, m2)
             if loss is not None:
@@ -162,7 +169,13 @@ class AttentionTransferModel(nn.Module):
 
     # -- student -------------------------------------------------------------------
 
-    def _student_attention(self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor]) -> tuple[Tensor, Optional[Tensor]]:
+    def _record_own(self, layer: int, blk: Block, x: Tensor) -> None:
+        p = project(blk.attn, blk.norm1(x), ("q", "k"))
+        self.capture[layer] = logits_of(p["q"], p["k"], blk.attn.scale).float().softmax(dim=-1)
+
+    def _student_attention(
+        self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor], layer: int
+    ) -> tuple[Tensor, Optional[Tensor]]:
         spec = self.plan.spec
         attn = blk.attn
         dropout_p = attn.attn_drop.p if self.training else 0.0
@@ -170,6 +183,8 @@ class AttentionTransferModel(nn.Module):
             parts = tuple(p for p in PARTS if p not in spec.replaced) if lp.full else PARTS
             p = project(attn, h, parts)
             if spec.target is Target.MAP:
+                if self.capture is not None:
+                    self.capture[layer] = self._copied_maps(attn, p, lp, cap["probs"])
                 return self._copy_map(attn, p, lp, cap["probs"], dropout_p), None
             part = spec.target.value
             taught = self._teacher_heads(cap[part], lp).to(next(iter(p.values())).dtype)
@@ -177,9 +192,13 @@ class AttentionTransferModel(nn.Module):
                 p[part] = taught
             else:
                 p[part] = p[part].index_copy(1, self._index(lp.heads, h.device), taught)
+            if self.capture is not None:
+                self.capture[layer] = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1)
             return F.scaled_dot_product_attention(p["q"], p["k"], p["v"], dropout_p=dropout_p), None
 
         p = project(attn, h, PARTS)
+        if self.capture is not None:
+            self.capture[layer] = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1)
         heads_index = None if lp.full else self._index(lp.heads, h.device)
         if spec.target is Target.MAP:
             teacher_probs = self._teacher_heads(cap["probs"], lp)
@@ -193,6 +212,14 @@ class AttentionTransferModel(nn.Module):
         heads_out = F.scaled_dot_product_attention(p["q"], p["k"], p["v"], dropout_p=dropout_p)
         chosen = p[part] if heads_index is None else p[part].index_select(1, heads_index)
         return heads_out, projection_distill_loss(chosen, self._teacher_heads(cap[part], lp))
+
+    def _copied_maps(self, attn: nn.Module, p: dict[str, Tensor], lp: LayerPlan, t_probs: Tensor) -> Tensor:
+        """The maps a copy layer uses: the teacher's in transferred heads, the student's own elsewhere."""
+        taught = self._teacher_heads(t_probs, lp).float()
+        if lp.full:
+            return taught
+        own = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1)
+        return own.index_copy(1, self._index(lp.heads, own.device), taught)
 
     def _copy_map(self, attn: nn.Module, p: dict[str, Tensor], lp: LayerPlan, t_probs: Tensor, dropout_p: float) -> Tensor:
         """Teacher's probabilities applied to the student's values in transferred heads."""

@@ -70,9 +70,10 @@ def wait_for_dependencies(dep_dirs: list[str], timeout_s: Optional[float] = None
 class TrainJob(submitit.helpers.Checkpointable):
     """One run as a submitit job (the same object is resubmitted on requeue)."""
 
-    def __init__(self, config: dict, dep_dirs: tuple[str, ...] = ()) -> None:
+    def __init__(self, config: dict, dep_dirs: tuple[str, ...] = (), evaluations: tuple[str, ...] = ()) -> None:
         self.config = config  # plain dict: nothing else of the run is pickled
         self.dep_dirs = list(dep_dirs)
+        self.evaluations = list(evaluations)  # evaluation sets to run after training (the study's)
 
     @property
     def run_config(self) -> RunConfig:
@@ -101,6 +102,10 @@ class TrainJob(submitit.helpers.Checkpointable):
                 if callable(handler):
                     handler(received(), None)
                 raise RuntimeError(f"stopped by signal {received()} at step {result.stopped_at}")
+            if self.evaluations and main and result.finished:
+                from attnxfer_core.evals.runner import evaluate_run
+
+                evaluate_run(rd.path, self.evaluations)
             return result.summary
         except Exception as exc:
             if main and not isinstance(exc, SystemExit):

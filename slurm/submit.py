@@ -139,7 +139,7 @@ class _SubmitLock:
 
 def submit_runs(
     runs: Sequence[PlannedRun], kind: str, profile: ClusterProfile, *, retry_failed: bool = False,
-    dry_run: bool = False, out=None,
+    dry_run: bool = False, out=None, evaluations: Sequence[str] = (),
 ) -> tuple[list[Submission], list]:
     """Submit what is not done, pending or running; returns (submissions, submitit jobs)."""
     out = out or sys.stdout
@@ -171,16 +171,16 @@ def submit_runs(
             return [], []
         folder = root / ".submitit"
         if kind == "slurm":
-            return _submit_slurm(runs, todo, lvl, status, profile, folder, out)
-        return _submit_local(runs, todo, lvl, kind, profile, folder, out)
+            return _submit_slurm(runs, todo, lvl, status, profile, folder, out, tuple(evaluations))
+        return _submit_local(runs, todo, lvl, kind, profile, folder, out, tuple(evaluations))
 
 
-def _train_job(run: PlannedRun, by_id: dict[str, PlannedRun]) -> TrainJob:
+def _train_job(run: PlannedRun, by_id: dict[str, PlannedRun], evaluations: tuple[str, ...]) -> TrainJob:
     deps = tuple(str(run_dir_of(by_id[d].config).path) for d in run.deps if d in by_id)
-    return TrainJob(job_config(run.config), deps)
+    return TrainJob(job_config(run.config), deps, evaluations if run.role == "run" else ())
 
 
-def _submit_slurm(runs, todo, lvl, status, profile, folder, out):
+def _submit_slurm(runs, todo, lvl, status, profile, folder, out, evaluations):
     by_id = {r.run_id: r for r in runs}
     job_of: dict[str, str] = {rid: s.job_id for rid, s in status.items() if active(s) and s.job_id}
     submissions, jobs = [], []
@@ -193,7 +193,7 @@ def _submit_slurm(runs, todo, lvl, status, profile, folder, out):
             executor = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=MAX_TIMEOUT_REQUEUES)
             executor.update_parameters(**executor_parameters("slurm", profile, res, "afterok:" + ":".join(after) if after else None))
             with executor.batch():
-                array = [executor.submit(_train_job(r, by_id)) for r in members]
+                array = [executor.submit(_train_job(r, by_id, evaluations)) for r in members]
             for run, job in zip(members, array):
                 job_of[run.run_id] = job.job_id
                 record_submission(run_dir_of(run.config), job.job_id, "slurm", str(folder))
@@ -203,7 +203,7 @@ def _submit_slurm(runs, todo, lvl, status, profile, folder, out):
     return submissions, jobs
 
 
-def _submit_local(runs, todo, lvl, kind, profile, folder, out):
+def _submit_local(runs, todo, lvl, kind, profile, folder, out, evaluations):
     """Local processes: ``array_parallelism`` queues, each running its runs in dependency order."""
     by_id = {r.run_id: r for r in runs}
     ordered = sorted(todo, key=lambda r: (lvl[r], r))
@@ -219,7 +219,7 @@ def _submit_local(runs, todo, lvl, kind, profile, folder, out):
         if kind == "debug":
             for rid in queue:  # the debug executor runs at submit time: record first
                 record_submission(run_dir_of(by_id[rid].config), "debug", kind, str(folder))
-        job = executor.submit(QueueJob([_train_job(by_id[rid], by_id) for rid in queue]))
+        job = executor.submit(QueueJob([_train_job(by_id[rid], by_id, evaluations) for rid in queue]))
         if kind == "debug":
             job.result()  # the debug executor runs in this process, when asked for the result
         for rid in queue:

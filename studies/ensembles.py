@@ -29,6 +29,7 @@ STUDY = Study(
     build=lambda scale, p: base_run(scale, Mode(p["method"])),
     seeds={"embedded": 3, "paper": 2},
     ensembles=_ensembles,
+    analyses=("ensembles",),
     references=(Reference("distill+finetune", 86.3, "secondary source (?)"),
                 Reference("finetune+finetune", None, "unknown"), Reference("scratch+scratch", None, "unknown")),
 )

@@ -11,6 +11,7 @@ STUDY = Study(
     description="Is the teacher's attention enough? Scratch, fine-tune, copy and distill students.",
     points=lambda scale: product(method=METHODS),
     build=lambda scale, p: base_run(scale, Mode(p["method"])),
+    analyses=("attention_maps",),
     references=(
         Reference("scratch", 83.0),
         Reference("finetune", 85.7),

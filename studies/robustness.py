@@ -7,7 +7,7 @@ from attnxfer_core.study import Reference, Study, product, with_values
 def _build(scale, p):
     cfg = base_run(scale, Mode(p["method"]))
     # evaluate every epoch (embedded) / every 10 epochs (paper): matched accuracy needs intermediate points
-    return with_values(cfg, {"eval_every": 1 if scale == "embedded" else 10})
+    return with_values(cfg, {"eval_every": 1 if scale == "embedded" else 10, "save_eval_weights": True})
 
 
 STUDY = Study(
@@ -16,7 +16,8 @@ STUDY = Study(
     description="Where attention transfer breaks under distribution shift, compared at equal clean accuracy.",
     points=lambda scale: product(method=("scratch", "finetune", "copy", "distill")),
     build=_build,
-    evaluations=("clean", "corruptions"),
+    evaluations=("clean", "clean_subset", "corruptions"),
+    analyses=("matched",),
     references=(Reference("IN-V2", None, "distill holds on V2 (values unknown)"),
                 Reference("IN-A/R/Sketch", None, "distill degrades more than fine-tune on larger shifts (values unknown)")),
 )

@@ -9,6 +9,6 @@ STUDY = Study(
     description="Per-layer JSD of attention maps to the pretrained teacher and to the fine-tuned model.",
     points=lambda scale: product(method=("scratch", "finetune", "copy", "copy_q", "distill")),
     build=lambda scale, p: base_run(scale, Mode(p["method"])),
-    evaluations=("clean", "similarity"),
+    analyses=("similarity", "attention_maps"),
     references=(Reference("copy_q", None, "far from both references despite high accuracy (values unknown)"),),
 )
