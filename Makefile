@@ -3,9 +3,9 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.attnxfer-installed
-APT_PACKAGES := dataset-fashion-mnist
+APT_PACKAGES := dataset-fashion-mnist chromium chromium-driver
 
-.PHONY: env demo test test-fast bench clean-runs
+.PHONY: env demo test test-fast bench reference
 
 $(STAMP): pyproject.toml scripts/setup-env.sh
 	APT_PACKAGES="$(APT_PACKAGES)" VENV="$(VENV)" ./scripts/setup-env.sh
@@ -25,3 +25,12 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/attnxfer bench
+
+# The committed embedded reference results (results/embedded, results/tables, results/figures,
+# results/dashboard): three seeds of the main study, then its analyses, tables, figures, dashboard.
+reference: $(STAMP)
+	$(VENV)/bin/attnxfer demo --seeds 3 --out results/embedded --no-report
+	$(VENV)/bin/attnxfer analyze main --seeds 3
+	$(VENV)/bin/attnxfer collect main --seeds 3
+	$(VENV)/bin/attnxfer figures --study main --format png,pdf
+	$(VENV)/bin/attnxfer dashboard

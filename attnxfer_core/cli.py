@@ -44,7 +44,7 @@ def _train(args: argparse.Namespace) -> int:
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import format_table, run_demo, summarize, write_reference
+    from .demo import format_table, run_demo, summarize, write_reference, write_report
 
     seeds = list(range(args.seeds))
     rows, info = run_demo(seeds, args.overrides, progress=_progress(args))
@@ -55,10 +55,14 @@ def _demo(args: argparse.Namespace) -> int:
           + ", ".join(f"{k} {v:.2f}" for k, v in teacher.items() if k in ("top1", "recon_loss")))
     print(format_table(table))
     print(f"\ntotal wall time: {info['total_seconds']:.0f} s")
+    command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", *([f"--out {args.out}"] if args.out else []),
+                                           *args.overrides])
     if args.out:
-        command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", f"--out {args.out}", *args.overrides])
         write_reference(table, rows, info, Path(args.out), command)
         print(f"reference results written to {args.out}")
+    if not args.no_report:
+        written = write_report(seeds, args.overrides, command)
+        print(f"figures: {written['figures']}\ndashboard: {written['dashboard']} (open it from disk)")
     return 0
 
 
@@ -268,6 +272,107 @@ def _bench_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    return "attnxfer " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("attnxfer") else f"attnxfer {args.command}"
+
+
+@command("collect")
+def _collect(args: argparse.Namespace) -> int:
+    from analysis.report import collect
+
+    collections = collect(args.studies, args.scale, args.seeds, args.overrides, Path(args.tables), _command_line(args))
+    for name, c in collections.items():
+        states = c.status["state"].value_counts().to_dict() if not c.status.empty else {}
+        print(f"{name:<14} {len(c.results):>6} result rows; runs: "
+              + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + f" (re-read {c.reread})")
+    print(f"tables in {args.tables}")
+    return 0
+
+
+@command("figures")
+def _figures(args: argparse.Namespace) -> int:
+    from analysis.report import figures
+
+    made = figures([args.study] if args.study else [], Path(args.tables), Path(args.out),
+                   [f.strip() for f in args.format.split(",") if f.strip()])
+    for name, results in made.items():
+        for result in results:
+            if result.files:
+                print(f"{name:<14} " + ", ".join(str(p) for p in result.files))
+            if result.note:
+                print(f"{name:<14} skipped: {result.note}")
+    return 0
+
+
+@command("dashboard")
+def _dashboard(args: argparse.Namespace) -> int:
+    from analysis.report import dashboard
+
+    index = dashboard([], Path(args.tables), Path(args.figures), Path(args.out))
+    print(f"dashboard: {index} (open it from disk)")
+    return 0
+
+
+@command("reindex")
+def _reindex(args: argparse.Namespace) -> int:
+    """Rename run directories to the ids their configs have under this code version."""
+    from .config import RunConfig, canonical_json, from_dict, run_id
+    from .rundir import CONFIG, SUMMARY, RunDir, atomic_write_json
+
+    root = Path(args.runs_root)
+    moved = 0
+    for path in sorted(p for p in root.iterdir() if (p / CONFIG).is_file()):
+        stored = RunDir(path).config()
+        cfg = from_dict(RunConfig, stored["config"])
+        new_id = run_id(cfg)
+        if new_id == path.name:
+            continue
+        target = root / new_id
+        if target.exists():
+            print(f"skip {path.name}: {new_id} exists")
+            continue
+        print(f"{path.name} -> {new_id}")
+        if args.dry_run:
+            continue
+        stored.update(run_id=new_id, canonical=canonical_json(cfg))
+        atomic_write_json(path / CONFIG, stored)
+        summary = RunDir(path).summary()
+        if summary is not None:
+            atomic_write_json(path / SUMMARY, {**summary, "run_id": new_id})
+        path.rename(target)
+        moved += 1
+    print(f"renamed {moved} run directories")
+    return 0
+
+
+@command("bench-collect")
+def _bench_collect(args: argparse.Namespace) -> int:
+    """Time ``collect`` over a 10,000-run synthetic study (directories written first, not timed)."""
+    import tempfile
+    import time
+
+    from analysis.collect import collect_study, write_tables
+    from analysis.synthetic import populate
+
+    from .bench_plan import synthetic_study
+
+    study = synthetic_study()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = study.expand("embedded", overrides=[f"exec.runs_root={tmp}/runs"])
+        started = time.perf_counter()
+        populate(runs, failed=50, half=50, absent=50)
+        print(f"wrote {len(runs)} synthetic run directories in {time.perf_counter() - started:.1f} s (not timed)")
+        for label in ("first collect", "re-collect (cached)"):
+            started = time.perf_counter()
+            runs = study.expand("embedded", overrides=[f"exec.runs_root={tmp}/runs"])
+            collection = collect_study(study, runs, cache_path=Path(tmp) / "tables" / ".cache" / "synthetic.json")
+            write_tables(study.name, collection, Path(tmp) / "tables", {"command": "bench-collect"})
+            seconds = time.perf_counter() - started
+            print(f"{label}: {len(runs)} runs, {len(collection.results)} rows, re-read {collection.reread}, "
+                  f"{seconds:.2f} s (target < 10 s)")
+    return 0
+
+
 @command("bench-plan")
 def _bench_plan(args: argparse.Namespace) -> int:
     from .bench_plan import main as bench_plan_main
@@ -308,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seeds", type=int, default=1, help="seeds per method (default 1)")
     demo.add_argument("--out", help="also write the reference table (Markdown + JSON) into this directory")
     demo.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    demo.add_argument("--no-report", action="store_true", help="skip writing figures and the dashboard")
 
     sub.add_parser("studies", help="list the registered studies with their paper figure and run counts")
     _study_parser(sub, "plan", "print what a study would run (ids, values, deps, resources, cost, state)")
@@ -358,6 +464,27 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("run_dir")
     be.add_argument("--workers", type=int, default=0)
 
+    col = sub.add_parser("collect", help="scan run dirs into one table per study (parquet + CSV)")
+    col.add_argument("studies", nargs="*", help="studies to collect (default: all)")
+    col.add_argument("--scale", choices=("embedded", "paper"), default="embedded")
+    col.add_argument("--seeds", type=int)
+    col.add_argument("--set", dest="overrides", action="append", default=[], help="key=value override for every run")
+    col.add_argument("--tables", default="results/tables")
+    fig = sub.add_parser("figures", help="regenerate the paper's figures and tables from collected results")
+    fig.add_argument("--study")
+    fig.add_argument("--format", default="png")
+    fig.add_argument("--tables", default="results/tables")
+    fig.add_argument("--out", default="results/figures")
+    dash = sub.add_parser("dashboard", help="write the static HTML dashboard")
+    dash.add_argument("--tables", default="results/tables")
+    dash.add_argument("--figures", default="results/figures")
+    dash.add_argument("--out", default="results/dashboard")
+
+    rx = sub.add_parser("reindex", help="rename run dirs to their ids under this code version (after an id scheme change)")
+    rx.add_argument("runs_root")
+    rx.add_argument("--dry-run", action="store_true")
+
+    sub.add_parser("bench-collect", help="time collect over 10,000 synthetic run directories")
     sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)")
 
     bench = sub.add_parser("bench", help="step time of copy/distill relative to a plain timm training step")

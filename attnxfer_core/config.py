@@ -228,6 +228,12 @@ def _section_names(cls: type) -> tuple[str, ...]:
     return tuple(n for n in _field_names(cls) if dataclasses.is_dataclass(hints[n]))
 
 
+def fields_of(cfg: Any) -> list[tuple[str, Any, bool]]:
+    """(name, value, is a nested config section) for each field of a config."""
+    sections = _section_names(type(cfg))
+    return [(n, _normalised(type(cfg), n, getattr(cfg, n)), n in sections) for n in _field_names(type(cfg))]
+
+
 def to_dict(cfg: Any) -> dict:
     """Plain JSON-ready dict of a config dataclass (enums become their values)."""
     if hasattr(type(cfg), "__dataclass_fields__"):

@@ -129,6 +129,23 @@ def run_demo(seeds: Sequence[int], overrides: Sequence[str] = (), progress: Opti
     return rows, info
 
 
+def write_report(seeds: Sequence[int], overrides: Sequence[str], command: str) -> dict[str, Path]:
+    """Figures and the dashboard of the demo's runs (the ``main`` study), under <runs_root>/report/."""
+    from analysis.report import collect, dashboard, figures
+    from studies import get_study
+
+    from .evals.study_analysis import analyze
+
+    study = get_study("main")
+    runs = study.expand("embedded", seeds=len(seeds), overrides=list(overrides))
+    report = Path(runs[0].config.exec.runs_root) / "report"
+    analyze(study, "embedded", runs, len(seeds))
+    collect(["main"], "embedded", len(seeds), overrides, report / "tables", command)
+    figures(["main"], report / "tables", report / "figures", ["png"])
+    index = dashboard(["main"], report / "tables", report / "figures", report / "dashboard")
+    return {"figures": report / "figures", "dashboard": index}
+
+
 def write_reference(table: list[dict], rows: list[DemoRow], info: dict, out: Path, command: str) -> None:
     """Committed reference results: the table plus how it was produced."""
     import json

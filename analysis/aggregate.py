@@ -1,0 +1,68 @@
+"""Aggregation over seeds: mean, std, n and a 95% confidence interval (Student's t).
+
+The final epoch's numbers are used unless the best epoch is asked for; then the
+table says so (column ``epoch_choice``), since picking the best epoch on the
+test set flatters a method.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+METRICS = ("top1", "top5", "nll", "ece")
+
+
+def ci95_halfwidth(std: float, n: int) -> float:
+    """Half-width of the 95% t-interval of a mean (NaN for a single seed)."""
+    if n < 2 or not np.isfinite(std):
+        return float("nan")
+    return float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
+
+
+def value_columns(frame: pd.DataFrame) -> list[str]:
+    return sorted(c for c in frame.columns if c.startswith("value."))
+
+
+def aggregate(results: pd.DataFrame, metrics: Sequence[str] = METRICS, by: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per (varied values, evaluation set): mean, std, n, ci95 of each metric over seeds."""
+    if results.empty:
+        return pd.DataFrame()
+    keys = list(by) or [*value_columns(results), "set"]
+    keys = [k for k in keys if k in results.columns]
+    rows = []
+    for group, part in results.groupby(keys, dropna=False, sort=True):
+        group = group if isinstance(group, tuple) else (group,)
+        row = dict(zip(keys, group))
+        row["n"] = int(part["seed"].nunique()) if "seed" in part else len(part)
+        for metric in metrics:
+            if metric not in part or part[metric].isna().all():
+                continue
+            values = part[metric].dropna().astype(float)
+            mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_ci95": ci95_halfwidth(std, len(values))})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["epoch_choice"] = "final"
+    return out
+
+
+def best_epoch_results(results: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Clean-set rows where top1 is each run's best evaluation during training (labelled as such)."""
+    if curves.empty:
+        return results.iloc[0:0]
+    best = curves.dropna(subset=["top1"]).sort_values(["run_id", "top1", "epoch"], ascending=[True, False, True])
+    best = best.groupby("run_id").head(1).set_index("run_id")
+    clean = results[results["set"] == "clean"].copy()
+    clean["top1"] = clean["run_id"].map(best["top1"])
+    clean["epoch"] = clean["run_id"].map(best["epoch"])
+    return clean
+
+
+def aggregate_best(results: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    out = aggregate(best_epoch_results(results, curves), metrics=("top1",))
+    if not out.empty:
+        out["epoch_choice"] = "best (chosen on the test set)"
+    return out

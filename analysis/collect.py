@@ -1,0 +1,203 @@
+"""``attnxfer collect``: run directories -> one tidy table per study.
+
+One row per (run, evaluation set): the study's varied values, the flattened
+config, the run's state and the metrics. Runs that are unfinished or failed go
+to a separate status table and never break the collection; a half-written run
+directory is read as far as it is readable. Re-collecting is cheap: each run's
+rows are cached with the modification times of the files they came from, and
+only changed runs are read again.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+import pandas as pd
+
+from attnxfer_core.config import fields_of, to_dict
+from attnxfer_core.rundir import CONFIG, EVALS, METRICS, SUMMARY, read_jsonl
+from attnxfer_core.runner import run_dir_of
+from attnxfer_core.study import PlannedRun, Study
+
+FAILURE = "failure.json"
+CACHE_VERSION = 2
+WATCHED = (SUMMARY, FAILURE, METRICS, f"{EVALS}/final/metrics.json")
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            out[name] = json.dumps(value)
+        else:
+            out[name] = value
+    return out
+
+
+class ConfigFlattener:
+    """Flattened ``cfg.*`` columns of run configs. Configs are immutable and share unchanged
+    sections, so each section object is flattened once per collection."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, str], dict[str, Any]] = {}
+        self._keep: list[Any] = []  # keeps memoised objects alive, so their ids stay unique
+
+    def __call__(self, cfg: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value, is_section in fields_of(cfg):
+            if name == "exec":
+                continue
+            if is_section:
+                out.update(self._section(value, f"cfg.{name}."))
+            else:
+                out[f"cfg.{name}"] = to_dict(value)
+        return out
+
+    def _section(self, obj: Any, prefix: str) -> dict[str, Any]:
+        key = (id(obj), prefix)  # one object may sit under two names (teacher and init)
+        if key not in self._memo:
+            self._memo[key] = flatten(to_dict(obj), prefix)
+            self._keep.append(obj)
+        return self._memo[key]
+
+
+def _signature(path: Path) -> list[Optional[int]]:
+    stamps = []
+    for name in WATCHED:
+        try:
+            stamps.append(os.stat(path / name).st_mtime_ns)
+        except OSError:
+            stamps.append(None)
+    return stamps
+
+
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):  # absent, or being written by a job right now
+        return None
+
+
+@dataclass
+class RunRecord:
+    state: str  # done | failed | unfinished | missing
+    rows: list[dict]  # metric rows (done runs)
+    status: dict  # one status row
+    curve: list[dict]  # (epoch, top1) of evaluations during training
+
+
+def read_run(run: PlannedRun, path: Path) -> RunRecord:
+    summary = _read_json(path / SUMMARY)
+    failure = _read_json(path / FAILURE)
+    evals = [r for r in read_jsonl_safe(path / METRICS) if r.get("kind") == "eval"]
+    last_epoch = evals[-1]["epoch"] if evals else None
+    base = {"run_id": run.run_id, "seed": run.seed, "role": run.role,
+            **{f"value.{k}": v for k, v in run.values.items()}}
+    curve = [{"run_id": run.run_id, "epoch": r["epoch"], "top1": r.get("top1"), "recon_loss": r.get("recon_loss")}
+             for r in evals]
+    if summary is None:
+        state = "failed" if failure is not None else ("unfinished" if path.exists() else "missing")
+        error = (failure or {}).get("error", "")
+        return RunRecord(state, [], {**base, "state": state, "last_epoch": last_epoch, "error": error}, curve)
+    rows = []
+    final = {k: v for k, v in summary.get("final", {}).items() if k not in ("epoch", "step")}
+    sets = {"clean": final}
+    extra = _read_json(path / EVALS / "final" / "metrics.json") or {}
+    sets.update(extra)
+    for name, metrics in sets.items():
+        rows.append({**base, "set": name, "epoch": summary.get("epochs"), **metrics})
+    status = {**base, "state": "done", "last_epoch": last_epoch, "error": "",
+              "train_seconds": summary.get("train_seconds"), "code_version": summary.get("code_version")}
+    return RunRecord("done", rows, status, curve)
+
+
+def read_jsonl_safe(path: Path) -> list[dict]:
+    try:
+        return read_jsonl(path)
+    except Exception:  # a corrupt log must not break a collection
+        return []
+
+
+@dataclass
+class Collection:
+    results: pd.DataFrame  # one row per (run, evaluation set) of finished runs
+    status: pd.DataFrame  # one row per run: state, last epoch, error
+    curves: pd.DataFrame  # evaluations during training
+    reread: int  # how many runs were read (not served from the cache)
+
+
+def collect_study(study: Study, runs: Sequence[PlannedRun], cache_path: Optional[Path] = None) -> Collection:
+    cache: dict[str, Any] = {}
+    if cache_path is not None and cache_path.exists():
+        loaded = _read_json(cache_path)
+        if loaded and loaded.get("version") == CACHE_VERSION:
+            cache = loaded["runs"]
+    rows, statuses, curves = [], [], []
+    reread = 0
+    fresh: dict[str, Any] = {}
+    config_columns = ConfigFlattener()
+    for run in runs:
+        path = run_dir_of(run.config).path
+        signature = _signature(path)
+        hit = cache.get(run.run_id)
+        if hit is not None and hit["signature"] == signature:
+            record = hit["record"]
+        else:
+            rec = read_run(run, path)
+            record = {"rows": rec.rows, "status": rec.status, "curve": rec.curve}
+            reread += 1
+        fresh[run.run_id] = {"signature": signature, "record": record}
+        if record["rows"]:
+            columns = config_columns(run.config)
+            rows += [{**r, **columns} for r in record["rows"]]
+        statuses.append(record["status"])
+        curves += record["curve"]
+    if cache_path is not None:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": CACHE_VERSION, "runs": fresh}))
+        os.replace(tmp, cache_path)
+    results = pd.DataFrame(rows)
+    if not results.empty:
+        results.insert(0, "study", study.name)
+    status = pd.DataFrame(statuses)
+    if not status.empty:
+        status.insert(0, "study", study.name)
+    return Collection(results, status, pd.DataFrame(curves), reread)
+
+
+def write_tables(name: str, collection: Collection, out_dir: Path, provenance: dict) -> list[Path]:
+    """``<study>.parquet`` / ``.csv`` (results), ``<study>.status.csv``, ``<study>.curves.csv``, and a provenance file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    results = collection.results
+    if not results.empty:
+        results = results.reindex(sorted(results.columns, key=_column_order), axis=1)
+        results.to_parquet(out_dir / f"{name}.parquet", index=False)
+        results.to_csv(out_dir / f"{name}.csv", index=False)
+        written += [out_dir / f"{name}.parquet", out_dir / f"{name}.csv"]
+    collection.status.to_csv(out_dir / f"{name}.status.csv", index=False)
+    collection.curves.to_csv(out_dir / f"{name}.curves.csv", index=False)
+    (out_dir / f"{name}.provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+    return written + [out_dir / f"{name}.status.csv"]
+
+
+def _column_order(column: str) -> tuple[int, str]:
+    if column.startswith("cfg."):
+        return (3, column)
+    if column.startswith("value."):
+        return (1, column)
+    return (0 if column in ("study", "run_id", "seed", "role", "set") else 2, column)
+
+
+def iter_studies(names: Iterable[str]) -> list[Study]:
+    from studies import get_study, load_studies
+
+    names = list(names)
+    return [get_study(n) for n in names] if names else list(load_studies().values())

@@ -1,0 +1,154 @@
+"""``attnxfer dashboard``: a static, self-contained HTML results dashboard.
+
+Opens from disk with no server and no network: inline CSS and a few lines of
+inline JavaScript (sorting and filtering tables), figures copied beside it.
+Every piece of user-provided text (run names, config values, errors) goes
+through html.escape.
+"""
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import pandas as pd
+
+from .replication import INCONCLUSIVE, NO_DATA, REPLICATES, Verdict
+from .tables import fmt
+
+STYLE = """
+body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
+th{background:#f3f3f3;cursor:pointer}tr:nth-child(even){background:#fafafa}
+.badge{padding:2px 6px;border-radius:4px;color:#fff;font-size:12px}
+.replicates{background:#2e7d32}.does-not-replicate{background:#c62828}.inconclusive{background:#f9a825;color:#222}
+.no-data{background:#9e9e9e}.filter{margin:4px 0;padding:3px;width:260px}img{max-width:100%;border:1px solid #eee}
+pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}.note{color:#666;font-size:12px}
+"""
+SCRIPT = """
+document.querySelectorAll('table.sortable').forEach(function(table){
+  table.querySelectorAll('th').forEach(function(th, col){
+    th.addEventListener('click', function(){
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      var asc = th.getAttribute('data-asc') !== '1'; th.setAttribute('data-asc', asc ? '1' : '0');
+      rows.sort(function(a, b){
+        var x = a.cells[col].textContent, y = b.cells[col].textContent;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+        return asc ? c : -c;
+      });
+      rows.forEach(function(r){ body.appendChild(r); });
+    });
+  });
+});
+document.querySelectorAll('input.filter').forEach(function(input){
+  input.addEventListener('input', function(){
+    var table = document.getElementById(input.getAttribute('data-table')), q = input.value.toLowerCase();
+    Array.prototype.forEach.call(table.tBodies[0].rows, function(r){
+      r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
+    });
+  });
+});
+"""
+
+
+def esc(value) -> str:
+    return html.escape(fmt(value) if not isinstance(value, str) else value, quote=True)
+
+
+def page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{body}<script>{SCRIPT}</script></body></html>\n")
+
+
+def table_html(frame: pd.DataFrame, table_id: str, links: Optional[dict[str, str]] = None, filter_box: bool = True) -> str:
+    if frame.empty:
+        return "<p class=\"note\">no rows</p>"
+    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for c in frame.columns:
+            text = esc(row[c])
+            if links and c == "run_id" and str(row[c]) in links:
+                text = f"<a href=\"{esc(links[str(row[c])])}\">{text}</a>"
+            cells.append(f"<td>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    box = (f"<input class=\"filter\" data-table=\"{esc(table_id)}\" placeholder=\"filter rows\">" if filter_box else "")
+    return f"{box}<table class=\"sortable\" id=\"{esc(table_id)}\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def curve_svg(points: Sequence[tuple[float, float]], width: int = 420, height: int = 220) -> str:
+    """A small inline SVG line chart of (epoch, top-1)."""
+    if not points:
+        return "<p class=\"note\">no evaluations during training</p>"
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+    y0, y1 = min(ys), max(ys) if max(ys) > min(ys) else min(ys) + 1
+    pad = 36
+
+    def sx(x): return pad + (x - x0) / (x1 - x0) * (width - 2 * pad)
+    def sy(y): return height - pad - (y - y0) / (y1 - y0) * (height - 2 * pad)
+
+    line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
+    dots = "".join(f"<circle cx=\"{sx(x):.1f}\" cy=\"{sy(y):.1f}\" r=\"3\"/>" for x, y in points)
+    return (f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\">"
+            f"<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"{line}\"/><g fill=\"#1565c0\">{dots}</g>"
+            f"<text x=\"{pad}\" y=\"{height - 8}\" font-size=\"11\">epoch {x0:g}–{x1:g}</text>"
+            f"<text x=\"4\" y=\"14\" font-size=\"11\">top-1 {y0:.1f}–{y1:.1f}%</text></svg>")
+
+
+def _badge(verdict: str) -> str:
+    css = {REPLICATES: "replicates", INCONCLUSIVE: "inconclusive", NO_DATA: "no-data"}.get(verdict, "does-not-replicate")
+    return f"<span class=\"badge {css}\">{esc(verdict)}</span>"
+
+
+def build_dashboard(
+    out: Path, studies: dict[str, dict], verdicts: Iterable[Verdict], figures_dir: Path, provenance: dict,
+) -> Path:
+    """``studies``: name -> {"paper", "results", "aggregate", "status", "curves", "configs", "figures"}."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "runs").mkdir(parents=True)
+    (out / "figures").mkdir()
+    body = [f"<h1>attnxfer results</h1><p class=\"note\">code {esc(provenance.get('code_version', ''))}; "
+            f"tables: {esc(provenance.get('command', ''))}</p>"]
+    rows = "".join(f"<tr><td>{esc(v.study)}</td><td>{esc(v.claim)}</td><td>{_badge(v.verdict)}</td><td>{esc(v.evidence)}</td></tr>"
+                   for v in verdicts)
+    body.append("<h2>Does it replicate?</h2><p class=\"note\">From 95% confidence intervals over seeds: "
+                "replicates when the interval of the difference lies on the paper's side of zero.</p>"
+                "<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>verdict</th>"
+                f"<th>evidence</th></tr></thead><tbody>{rows}</tbody></table>")
+    progress = []
+    for name, data in studies.items():
+        status = data["status"]
+        counts = status["state"].value_counts().to_dict() if not status.empty else {}
+        progress.append({"study": name, "paper": data["paper"], "runs": len(status),
+                         **{s: counts.get(s, 0) for s in ("done", "running", "pending", "failed", "unfinished", "missing")}})
+    body.append("<h2>Progress</h2>" + table_html(pd.DataFrame(progress), "progress", filter_box=False))
+    for name, data in studies.items():
+        body.append(f"<h2 id=\"study-{esc(name)}\">{esc(name)} — {esc(data['paper'])}</h2>")
+        for figure in data["figures"]:
+            target = out / "figures" / figure.name
+            shutil.copyfile(figure, target)
+            body.append(f"<p><img src=\"figures/{esc(figure.name)}\" alt=\"{esc(figure.stem)}\"></p>")
+        links = {rid: f"runs/{rid}.html" for rid in data["configs"]}
+        body.append("<h3>Results (mean over seeds, 95% CI)</h3>" + table_html(data["aggregate"], f"agg-{name}"))
+        body.append("<h3>Runs</h3>" + table_html(data["status"], f"status-{name}", links=links))
+        for rid, config in data["configs"].items():
+            curve = data["curves"]
+            points = [] if curve.empty else [(float(r.epoch), float(r.top1)) for r in curve[curve["run_id"] == rid].itertuples()
+                                              if r.top1 == r.top1]
+            evals = data["results"][data["results"]["run_id"] == rid] if not data["results"].empty else pd.DataFrame()
+            cols = [c for c in ("set", "top1", "top5", "nll", "ece", "n") if c in evals]
+            run_body = (f"<p><a href=\"../index.html#study-{esc(name)}\">back to {esc(name)}</a></p>"
+                        f"<h1>run {esc(rid)}</h1><h2>Learning curve</h2>{curve_svg(points)}"
+                        f"<h2>Evaluations</h2>{table_html(evals[cols] if cols else evals, 'evals')}"
+                        f"<h2>Config</h2><pre>{esc(json.dumps(config, indent=2, sort_keys=True))}</pre>")
+            (out / "runs" / f"{rid}.html").write_text(page(f"run {rid}", run_body))
+    index = out / "index.html"
+    index.write_text(page("attnxfer results", "".join(body)))
+    return index

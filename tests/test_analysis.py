@@ -1,0 +1,158 @@
+"""Collection, aggregation, figures and the dashboard on synthetic run directories."""
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.aggregate import aggregate, ci95_halfwidth
+from analysis.collect import collect_study
+from analysis.figures import FIGURES
+from analysis.replication import DOES_NOT, INCONCLUSIVE, REPLICATES, greater
+from analysis.report import collect, dashboard, figures
+from analysis.synthetic import populate
+from attnxfer_core.config import set_fields
+from studies import get_study, load_studies
+
+
+def _runs(name, root, seeds=2, *values):
+    return get_study(name).expand("embedded", seeds=seeds, overrides=[f"exec.runs_root={root}", *values])
+
+
+def test_collect_reads_done_failed_and_half_written_runs(tmp_path):
+    runs = _runs("main", tmp_path, 3)
+    populate(runs, failed=1, half=1, absent=1)
+    study = get_study("main")
+    c = collect_study(study, runs, cache_path=tmp_path / "cache.json")
+    states = c.status["state"].value_counts().to_dict()
+    assert states == {"done": 10, "failed": 1, "unfinished": 1, "missing": 1}
+    assert len(c.results) == 10 and set(c.results["set"]) == {"clean"}
+    assert "cfg.transfer.mode" in c.results and "value.method" in c.results
+    failed = c.status[c.status["state"] == "failed"].iloc[0]
+    assert "<script>" in failed["error"]
+    assert c.reread == 13
+    again = collect_study(study, runs, cache_path=tmp_path / "cache.json")
+    assert again.reread == 0 and again.results.equals(c.results)
+    (Path(runs[-1].config.exec.runs_root) / runs[-1].run_id / "summary.json").touch()
+    assert collect_study(study, runs, cache_path=tmp_path / "cache.json").reread == 1
+
+
+def test_aggregate_mean_std_ci():
+    frame = pd.DataFrame({"value.method": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2, "set": "clean",
+                          "top1": [1.0, 2.0, 3.0, 5.0, 5.0, 5.0]})
+    agg = aggregate(frame, metrics=("top1",)).set_index("value.method")
+    assert agg.loc["a", "top1_mean"] == 2.0 and agg.loc["a", "top1_std"] == 1.0 and agg.loc["a", "n"] == 3
+    assert agg.loc["a", "top1_ci95"] == pytest.approx(4.302652729911275 / math.sqrt(3))
+    assert agg.loc["b", "top1_ci95"] == 0.0 and set(agg["epoch_choice"]) == {"final"}
+    assert math.isnan(ci95_halfwidth(1.0, 1))
+
+
+def test_replication_verdicts_follow_the_interval():
+    up = pd.Series([10.0, 11.0, 12.0], index=[0, 1, 2])
+    down = pd.Series([1.0, 2.0, 3.0], index=[0, 1, 2])
+    noisy = pd.Series([0.0, 20.0, 5.0], index=[0, 1, 2])
+    assert greater("s", "c", up, down, "a", "b").verdict == REPLICATES
+    assert greater("s", "c", down, up, "a", "b").verdict == DOES_NOT
+    assert greater("s", "c", noisy, down, "a", "b").verdict == INCONCLUSIVE
+
+
+def _populate_all(root: Path, *overrides: str) -> None:
+    # main last: studies share runs (the scratch baseline), and main's failed run must stay failed
+    for name in sorted(load_studies(), key=lambda n: n == "main"):
+        runs = _runs(name, root, 2, *overrides)
+        populate(runs, seed=len(name), corruptions=name == "robustness", failed=1 if name == "main" else 0)
+    analyses = root / "analyses"
+    (analyses / "ensembles").mkdir(parents=True)
+    (analyses / "ensembles" / "ensembles.json").write_text(json.dumps([
+        {"name": n, "members": ["a", "b"], "ensemble": {"top1": 70.0 + i}, "members_list": [],
+         "members": {"a": {"top1": 65.0}, "b": {"top1": 66.0}}, "set": "clean"}
+        for i, n in enumerate(["distill+finetune", "finetune+finetune", "scratch+scratch", "distill+finetune"])]))
+    (analyses / "similarity").mkdir(parents=True)
+    (analyses / "similarity" / "similarity.json").write_text(json.dumps([
+        {"method": m, "seed": 0, "layers": {str(l): {"jsd_matched/pretrained": 0.1 * l, "jsd_matched/finetuned": 0.05 * l,
+                                                      "entropy": 2.0} for l in range(4)}}
+        for m in ("scratch", "copy", "distill")]))
+    (analyses / "robustness").mkdir(parents=True)
+    (analyses / "robustness" / "matched.json").write_text(json.dumps([
+        {"method": "distill", "seed": 0, "rows": [
+            {"run": "runs/finetune-x", "epoch": 2, "clean_top1": 70.0, "target": 70.0, "tag": "epoch_002",
+             "sets": {"clean_subset": 70.0, "corruptions/fog/1": 50.0}},
+            {"run": "runs/distill-y", "epoch": 3, "clean_top1": 69.5, "target": 70.0, "tag": "epoch_003",
+             "sets": {"clean_subset": 69.5, "corruptions/fog/1": 45.0}}]}]))
+
+
+def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path):
+    root, tables, figs = tmp_path / "runs", tmp_path / "tables", tmp_path / "figures"
+    _populate_all(root)
+    collect([], "embedded", 2, [f"exec.runs_root={root}"], tables, "attnxfer collect (test)")
+    made = figures([], tables, figs, ["png", "pdf"])
+    assert set(made) == set(FIGURES)
+    for name, results in made.items():
+        produced = [p for r in results for p in r.files]
+        assert produced, f"{name}: {[r.note for r in results]}"
+        assert all(p.exists() and p.stat().st_size > 0 for p in produced)
+    assert (figs / "main.md").read_text().count("|") > 10 and "\\begin{tabular}" in (figs / "main.tex").read_text()
+    assert "paper" in (figs / "main.md").read_text()
+    first = (figs / "layers.png").read_bytes()
+    figures(["layers"], tables, figs, ["png"])
+    assert (figs / "layers.png").read_bytes() == first  # deterministic
+    index = dashboard([], tables, figs, tmp_path / "dashboard")
+    text = index.read_text()
+    assert "Does it replicate?" in text and "<script>window.__xss" not in text
+    run_pages = list((tmp_path / "dashboard" / "runs").glob("*.html"))
+    assert run_pages and all("<svg" in p.read_text() or "no evaluations" in p.read_text() for p in run_pages[:5])
+
+
+def test_figure_with_missing_runs_is_skipped_with_a_note(tmp_path):
+    root, tables = tmp_path / "runs", tmp_path / "tables"
+    runs = _runs("main", root, 1)
+    populate([r for r in runs if r.values.get("method") != "finetune"])
+    collect(["main"], "embedded", 1, [f"exec.runs_root={root}"], tables, "test")
+    (result, _pictures) = figures(["main"], tables, tmp_path / "figures", ["png"])["main"]
+    assert not result.files and "finetune" in result.note
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromedriver").exists(), reason="Debian's chromium-driver is not installed")
+def test_dashboard_in_headless_chromium(tmp_path):
+    """A real browser: no console errors, tables with rows, every figure loaded, user text stays text."""
+    import os
+
+    from .webdriver import Browser
+
+    root, tables, figs = tmp_path / "runs", tmp_path / "tables", tmp_path / "figures"
+    payload = "<script>window.__xss=2</script>"
+    _populate_all(root, f"data.root={payload}")
+    collect([], "embedded", 2, [f"exec.runs_root={root}", f"data.root={payload}"], tables, "test")
+    figures([], tables, figs, ["png"])
+    index = dashboard([], tables, figs, tmp_path / "dashboard")
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.open(index.as_uri())
+        state = browser.run("""
+            var imgs = Array.prototype.slice.call(document.images);
+            return {
+              tables: Array.prototype.map.call(document.querySelectorAll('table'), function(t){
+                return {id: t.id, rows: t.tBodies.length ? t.tBodies[0].rows.length : 0}; }),
+              images: imgs.length,
+              broken: imgs.filter(function(i){ return !(i.complete && i.naturalWidth > 0); }).map(function(i){ return i.src; }),
+              xss: window.__xss === undefined ? null : window.__xss,
+              scripts: document.scripts.length,
+              text: document.body.innerText
+            };""")
+        assert state["images"] >= 12 and state["broken"] == []
+        assert all(t["rows"] > 0 for t in state["tables"] if t["id"] in ("verdicts", "progress", "agg-main"))
+        assert state["xss"] is None and state["scripts"] == 1
+        assert "<script>window.__xss=1</script>" in state["text"]  # the failed run's error, shown as text
+        errors = [e for e in browser.console() if e.get("level") == "SEVERE"]
+        assert errors == []
+        shot = browser.screenshot(Path(os.environ.get("ATTNXFER_ARTIFACTS", tmp_path)) / "dashboard.png")
+        assert shot.stat().st_size > 10_000
+        run_page = next((tmp_path / "dashboard" / "runs").glob("*.html"))
+        browser.open(run_page.as_uri())
+        run_state = browser.run("return {xss: window.__xss === undefined ? null : window.__xss, "
+                                "text: document.body.innerText, svg: document.querySelectorAll('svg').length};")
+        assert run_state["xss"] is None and payload in run_state["text"] and run_state["svg"] == 1
+        assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
+    finally:
+        browser.close()
