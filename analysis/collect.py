@@ -18,11 +18,10 @@ from typing import Any, Iterable, Optional, Sequence
 import pandas as pd
 
 from attnxfer_core.config import fields_of, to_dict
-from attnxfer_core.rundir import CONFIG, EVALS, METRICS, SUMMARY, read_jsonl
+from attnxfer_core.rundir import CONFIG, EVALS, FAILURE, METRICS, SUMMARY, read_jsonl
 from attnxfer_core.runner import run_dir_of
 from attnxfer_core.study import PlannedRun, Study
 
-FAILURE = "failure.json"
 CACHE_VERSION = 2
 WATCHED = (SUMMARY, FAILURE, METRICS, f"{EVALS}/final/metrics.json")
 

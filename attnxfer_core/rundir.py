@@ -18,6 +18,7 @@ import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -29,18 +30,33 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
+FAILURE = "failure.json"  # why the last attempt failed (removed when a new attempt starts)
 LOCK = "run.lock"
 WEIGHTS = "weights.pt"
 EVAL_WEIGHTS = "weights"  # folder of per-evaluation weights
 EVALS = "evals"  # folder of after-the-fact evaluations
 
 
+TMP_MARK = ".tmp-"
+# Fault injection for the kill-anywhere harness: writes pause half-way for this many seconds,
+# so that a kill can be aimed at the moment a checkpoint or summary is being written.
+SLOW_WRITES_ENV = "ATTNXFER_SLOW_WRITES"
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary name, fsync, rename over ``path``, fsync the directory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+    pause = float(os.environ.get(SLOW_WRITES_ENV, 0) or 0)
     with open(tmp, "wb") as handle:
-        handle.write(data)
+        if pause:
+            handle.write(data[: len(data) // 2])
+            handle.flush()
+            time.sleep(pause)
+            handle.write(data[len(data) // 2:])
+        else:
+            handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -125,19 +141,30 @@ class RunDir:
     # -- writing ----------------------------------------------------------------
 
     def create(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create run directory {self.path}: {exc.strerror or exc}") from None
         if not os.access(self.path, os.W_OK):
             raise UserError(f"run directory is not writable: {self.path}")
 
     def lock(self) -> None:
-        """Take the run's lock or fail at once: two processes never train one run."""
-        handle = open(self.path / LOCK, "a+")
+        """Take the run's lock or fail at once: two processes never train one run.
+
+        Holding the lock, temporary files an earlier (killed) attempt left are removed.
+        """
+        try:
+            handle = open(self.path / LOCK, "a+")
+        except OSError as exc:
+            raise UserError(f"run directory is not writable: {self.path} ({exc.strerror or exc})") from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             raise RunLockedError(f"run {self.path} is already being trained by another process") from None
         self._lock_handle = handle
+        for stale in self.path.rglob(f".*{TMP_MARK}*"):
+            stale.unlink(missing_ok=True)
 
     def unlock(self) -> None:
         if self._lock_handle is not None:
@@ -179,6 +206,16 @@ class RunDir:
         if not folder.is_dir():
             return {}
         return {int(p.stem.split("_")[1]): p for p in sorted(folder.glob("epoch_*.pt"))}
+
+    def write_failure(self, error: str, **extra) -> None:
+        atomic_write_json(self.path / FAILURE, {"error": error, **extra})
+
+    def failure(self) -> Optional[dict]:
+        path = self.path / FAILURE
+        try:
+            return json.loads(path.read_text()) if path.exists() else None
+        except (OSError, json.JSONDecodeError):
+            return None
 
     def write_summary(self, summary: dict) -> None:
         atomic_write_json(self.path / SUMMARY, summary)

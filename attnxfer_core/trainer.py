@@ -213,9 +213,9 @@ class Trainer:
         with self.autocast():
             terms = self.task.losses(images, labels)
         values = {k: float(v.detach()) for k, v in terms.items() if v is not None}
-        for key, value in values.items():
-            if not math.isfinite(value):
-                raise TrainingDiverged(step, key, value)
+        for key in sorted(values, key=lambda k: k == "loss"):  # name the term, not the total, when one broke
+            if not math.isfinite(values[key]):
+                raise TrainingDiverged(step, key, values[key])
         self.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         if self.cfg.optim.clip_grad:

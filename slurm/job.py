@@ -21,12 +21,11 @@ from typing import Optional
 import submitit
 
 from attnxfer_core.config import RunConfig, from_dict, to_dict
-from attnxfer_core.rundir import RunDir, atomic_write_json
+from attnxfer_core.rundir import FAILURE, RunDir, atomic_write_json
 from attnxfer_core.runner import execute, run_dir_of
 from attnxfer_core.signals import graceful_stop, received
 
 ATTEMPTS = "attempts.jsonl"
-FAILURE = "failure.json"
 JOB = "job.json"
 DEP_POLL_SECONDS = 2.0
 
@@ -108,11 +107,10 @@ class TrainJob(submitit.helpers.Checkpointable):
                 evaluate_run(rd.path, self.evaluations)
             return result.summary
         except Exception as exc:
-            if main and not isinstance(exc, SystemExit):
-                atomic_write_json(rd.path / FAILURE, {
-                    "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}",
-                    "job_id": _job_id(), "at": _now(), "traceback": traceback.format_exc()[-4000:],
-                })
+            if main and not (rd.path / FAILURE).exists():  # training failures are recorded by the runner
+                message = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+                rd.write_failure(f"{type(exc).__name__}: {message}", job_id=_job_id(), at=_now(),
+                                 traceback=traceback.format_exc()[-4000:])
             raise
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from attnxfer_core.rundir import RunDir, read_jsonl
+from attnxfer_core.rundir import FAILURE, RunDir, read_jsonl
 
-from .job import ATTEMPTS, FAILURE, JOB
+from .job import ATTEMPTS, JOB
 
 ACTIVE_SLURM = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED", "REQUEUE_HOLD", "REQUEUE_FED"}
 FAILED_SLURM = {"FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE"}

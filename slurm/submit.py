@@ -59,9 +59,13 @@ def levels(runs: Sequence[PlannedRun], todo: set[str]) -> dict[str, int]:
 
 def _sinfo(fmt: str) -> list[str]:
     try:
-        out = subprocess.run(["sinfo", "-h", "-o", fmt], capture_output=True, text=True, timeout=60, check=True)
+        out = subprocess.run(["sinfo", "-h", "-o", fmt], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise UserError(f"cannot query the SLURM cluster (sinfo -o {fmt}): {exc}") from None
+        raise UserError(f"cannot query the SLURM cluster with sinfo: {exc}; nothing was submitted") from None
+    if out.returncode != 0:
+        reason = (out.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise UserError(f"cannot query the SLURM cluster with sinfo ({reason}); is SLURM_CONF set? "
+                        "nothing was submitted")
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -146,6 +150,8 @@ def submit_runs(
     if kind not in EXECUTORS:
         raise UserError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)}")
     root = Path(runs[0].config.exec.runs_root) if runs else Path("runs")
+    if kind == "slurm" and not dry_run:
+        check_cluster(profile, [r.resources for r in runs])  # before anything is written
     with _SubmitLock(root):
         status = current_status(runs)
         todo = {r.run_id for r in runs
@@ -163,8 +169,6 @@ def submit_runs(
             print("nothing to submit", file=out)
             return [], []
         lvl = levels(runs, todo)
-        if kind == "slurm":
-            check_cluster(profile, [by_id[r].resources for r in todo])
         if dry_run:
             for rid in sorted(todo, key=lambda r: (lvl[r], r)):
                 print(f"would submit {rid} (level {lvl[rid]}, {by_id[rid].resources})", file=out)
