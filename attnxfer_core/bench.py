@@ -80,9 +80,10 @@ def _variants(shape: BenchShape, modes: list[str], device: torch.device, bf16_te
     return student, teacher, variants
 
 
-def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup: int, device: torch.device) -> dict:
+def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup: int, device: torch.device,
+                teacher_bf16: bool = False) -> dict:
     shape = SHAPES[name]
-    student, teacher, variants = _variants(shape, modes, device, bf16_teacher=precision == "fp32")
+    student, teacher, variants = _variants(shape, modes, device, bf16_teacher=teacher_bf16 and precision == "fp32")
     optimizer = torch.optim.AdamW(student.parameters(), lr=1e-4)
     images = torch.randn(shape.batch, shape.in_chans, shape.img_size, shape.img_size, device=device)
     labels = torch.randint(0, 10, (shape.batch,), device=device)
@@ -109,8 +110,18 @@ def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup:
         return saved
 
     times: dict[str, list[float]] = {k: [] for k in variants}
+    times["teacher_fwd"] = []  # the frozen teacher's forward alone: a step + this is distill's lower bound
     memory: dict[str, int] = {}
     for round_ in range(warmup + steps):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.no_grad(), autocast():
+            teacher(images)
+        if cuda:
+            torch.cuda.synchronize()
+        if round_ >= warmup:
+            times["teacher_fwd"].append(time.perf_counter() - start)
         for key, model in variants.items():
             if cuda:
                 torch.cuda.synchronize()
@@ -134,17 +145,24 @@ def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup:
             "memory_ratio": round(memory[key] / memory["plain"], 3),
             "memory_kind": "peak_allocated" if cuda else "saved_activations",
         })
+    teacher_ms = statistics.median(times["teacher_fwd"])
+    rows.append({"shape": name, "precision": precision, "variant": "teacher_fwd", "batch": shape.batch,
+                 "step_ms": round(1000 * teacher_ms, 2), "images_per_s": round(shape.batch / teacher_ms, 1),
+                 "ratio": round(teacher_ms / plain, 3), "memory_mb": None, "memory_ratio": None,
+                 "memory_kind": "n/a"})
     rows_teacher_mb = sum(p.numel() * p.element_size() for p in teacher.parameters()) / 2**20
-    return {"rows": rows, "teacher_weights_mb": round(rows_teacher_mb, 1)}
+    return {"rows": rows, "teacher_weights_mb": round(rows_teacher_mb, 1),
+            "distill_lower_bound": round(1 + teacher_ms / plain, 3)}
 
 
 def format_table(rows: list[dict]) -> str:
     head = f"{'shape':<10} {'prec':<5} {'variant':<15} {'step ms':>9} {'img/s':>8} {'ratio':>6} {'mem MB':>8} {'mem x':>6}"
     lines = [head, "-" * len(head)]
     for r in rows:
+        mem = "" if r["memory_mb"] is None else f"{r['memory_mb']:>8.1f} {r['memory_ratio']:>6.3f}"
         lines.append(
             f"{r['shape']:<10} {r['precision']:<5} {r['variant']:<15} {r['step_ms']:>9.2f} {r['images_per_s']:>8.1f} "
-            f"{r['ratio']:>6.3f} {r['memory_mb']:>8.1f} {r['memory_ratio']:>6.3f}"
+            f"{r['ratio']:>6.3f} {mem}"
         )
     return "\n".join(lines)
 
@@ -168,10 +186,11 @@ def main(args: argparse.Namespace) -> int:
         if SHAPES[s].gpu_only and device.type != "cuda":
             continue
         for p in precisions:
-            out = bench_shape(s, p, modes, args.steps, args.warmup, device)
+            out = bench_shape(s, p, modes, args.steps, args.warmup, device, teacher_bf16=args.teacher_bf16)
             results.extend(out["rows"])
             print(format_table(out["rows"]), flush=True)
-            print(f"(teacher weights: {out['teacher_weights_mb']} MB)\n", flush=True)
+            print(f"(teacher weights: {out['teacher_weights_mb']} MB; teacher_fwd = the frozen teacher's forward alone: "
+                  f"a distill step cannot cost less than plain + teacher_fwd = {out['distill_lower_bound']}x)\n", flush=True)
     print(f"reference implementation on this project's CPU (embedded, fp32): "
           f"copy {REFERENCE_RATIOS['copy']}x, distill {REFERENCE_RATIOS['distill']}x")
     env = {**environment(), "device": str(device), "threads": torch.get_num_threads(),

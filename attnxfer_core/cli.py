@@ -527,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int, default=5)
     bench.add_argument("--device", default="auto")
     bench.add_argument("--json", help="also write the results as JSON to this path")
+    bench.add_argument("--teacher-bf16", action="store_true", help="also time fp32 students with a bf16 teacher")
     return parser
 
 

@@ -104,7 +104,3 @@ def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: lis
     lines.append(f"to run: {len(todo)} of {len(rows)} runs, estimated {_fmt_cost(total, scale)} "
                  f"({'rough: see attnxfer_core/planning.py' if scale == 'embedded' else 'at 100 TFLOP/s per GPU'})")
     return "\n".join(lines)
-
-
-def describe_study_runs(n_runs: Optional[int]) -> str:
-    return "?" if n_runs is None else str(n_runs)

@@ -94,7 +94,7 @@ def main() -> int:
     (out / "gpu_check.json").write_text(json.dumps({**stamp, **checks}, indent=2) + "\n")
     rows = []
     for shape, precision in (("vit_base", "bf16"), ("vit_large", "bf16"), ("vit_base", "fp32")):
-        result = bench_shape(shape, precision, ["copy", "distill"], args.steps, args.warmup, device)
+        result = bench_shape(shape, precision, ["copy", "distill"], args.steps, args.warmup, device, teacher_bf16=True)
         rows += result["rows"]
         print(format_table(result["rows"]), flush=True)
         torch.cuda.empty_cache()

@@ -11,6 +11,13 @@ from attnxfer_core.config import RunConfig, apply_overrides
 
 torch.set_num_threads(2)
 
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """Bit-exact comparisons depend on the thread count; no test may change it for later ones."""
+    yield
+    torch.set_num_threads(2)
+
 TINY = dict(img_size=32, patch_size=8, in_chans=1, embed_dim=32, depth=4, num_heads=4, num_classes=10)
 
 

@@ -78,7 +78,7 @@ def _wait(predicate, timeout, what):
 def test_local_executor_requeue_resumes_exactly(tmp_path):
     """A local job interrupted mid-training (USR2, as at a SLURM time limit) requeues and
     ends with the metrics of an uninterrupted run; re-submitting meanwhile starts nothing."""
-    extra = ["optim.epochs=6", "exec.checkpoint_every_steps=3"]
+    extra = ["optim.epochs=6", "exec.checkpoint_every_steps=3", "exec.threads=2"]  # same threads as the reference
     runs = [r for r in tiny_main(tmp_path / "q", *extra) if r.values.get("method") == "scratch"]
     (run,) = runs
     _, jobs = submit_runs(runs, "local", ClusterProfile(array_parallelism=1))

@@ -68,9 +68,14 @@ def corrupt_images(images: Tensor, name: str, severity: int, seed: int) -> Tenso
 
 
 def _generate(args: tuple) -> str:
+    """Corrupt one set and store it; single-threaded, since workers already run one per core."""
     images, path, name, severity, seed = args
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    corrupted = corrupt_images(images, name, severity, seed)
+    try:
+        corrupted = corrupt_images(images, name, severity, seed)
+    finally:
+        torch.set_num_threads(threads)  # in-process generation must not change the caller's threads
     buffer = io.BytesIO()
     torch.save(corrupted, buffer)
     atomic_write_bytes(path, buffer.getvalue())
