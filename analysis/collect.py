@@ -68,9 +68,10 @@ class ConfigFlattener:
 
 def _signature(path: Path) -> list[Optional[int]]:
     stamps = []
+    base = os.fspath(path)
     for name in WATCHED:
         try:
-            stamps.append(os.stat(path / name).st_mtime_ns)
+            stamps.append(os.stat(f"{base}/{name}").st_mtime_ns)  # plain strings: pathlib joins cost more than the stat
         except OSError:
             stamps.append(None)
     return stamps

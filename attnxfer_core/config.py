@@ -234,12 +234,19 @@ def fields_of(cfg: Any) -> list[tuple[str, Any, bool]]:
     return [(n, _normalised(type(cfg), n, getattr(cfg, n)), n in sections) for n in _field_names(type(cfg))]
 
 
+@functools.lru_cache(maxsize=None)
+def _is_config_class(cls: type) -> bool:
+    # cached: hasattr on an Enum class goes through EnumType.__getattr__, slow enough to
+    # dominate collecting thousands of runs
+    return dataclasses.is_dataclass(cls)
+
+
 def to_dict(cfg: Any) -> dict:
     """Plain JSON-ready dict of a config dataclass (enums become their values)."""
-    if hasattr(type(cfg), "__dataclass_fields__"):
-        return {name: to_dict(_normalised(type(cfg), name, getattr(cfg, name))) for name in _field_names(type(cfg))}
     if isinstance(cfg, enum.Enum):
         return cfg.value
+    if _is_config_class(type(cfg)):
+        return {name: to_dict(_normalised(type(cfg), name, getattr(cfg, name))) for name in _field_names(type(cfg))}
     if isinstance(cfg, tuple):
         return [to_dict(v) for v in cfg]
     return cfg
@@ -334,10 +341,16 @@ def canonical_json(cfg: RunConfig) -> str:
 
 
 def run_id(cfg: RunConfig) -> str:
-    """Stable id: the objective/mode for humans plus a hash of the canonical config."""
+    """Stable id: the objective/mode for humans plus a hash of the canonical config.
+    Kept on the (frozen) config once computed: expansion, collection and status all ask."""
+    cached = cfg.__dict__.get("_run_id")
+    if cached is not None:
+        return cached
     digest = hashlib.sha256(canonical_json(cfg).encode()).hexdigest()[:12]
     label = cfg.objective.value if cfg.objective is not Objective.CLASSIFY else cfg.transfer.mode.value
-    return f"{label}-{digest}"
+    rid = f"{label}-{digest}"
+    object.__setattr__(cfg, "_run_id", rid)
+    return rid
 
 
 # ---------------------------------------------------------------------------

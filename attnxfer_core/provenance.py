@@ -12,15 +12,23 @@ import torch
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Outputs the suite writes into the checkout; changes there are results, not code.
+NOT_CODE = (":(exclude)results", ":(exclude)runs")
+
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """``git describe`` of the checkout the code runs from (``+dirty`` if modified), else 'unknown'."""
+    """Commit of the checkout the code runs from, ``+dirty`` if tracked code differs from it
+    (committed results being regenerated do not count), else 'unknown'."""
     try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty=+dirty", "--abbrev=12"],
-            cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=10, check=True,
-        )
-        return out.stdout.strip() or "unknown"
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=PACKAGE_ROOT, capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+
+        version = git("describe", "--always", "--abbrev=12")
+        if git("status", "--porcelain", "--untracked-files=no", "--", ".", *NOT_CODE):
+            version += "+dirty"
+        return version or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

@@ -80,3 +80,34 @@ def test_cli_train_prints_summary(tmp_path, capsys):
     assert main(["train", *TINY_RUN, "optim.epochs=1", f"exec.runs_root={tmp_path}"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert "top1" in json.loads(line)
+
+
+def test_code_version_ignores_regenerated_results_but_not_code(tmp_path, monkeypatch):
+    """Regenerating committed results must not mark them as made by modified code."""
+    import subprocess
+
+    from attnxfer_core import provenance
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "table.md").write_text("old")
+    (tmp_path / "code.py").write_text("x = 1")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    monkeypatch.setattr(provenance, "PACKAGE_ROOT", tmp_path)
+
+    def version():
+        provenance.code_version.cache_clear()
+        return provenance.code_version()
+
+    clean = version()
+    assert clean and not clean.endswith("+dirty")
+    (tmp_path / "results" / "table.md").write_text("new")
+    assert version() == clean
+    (tmp_path / "code.py").write_text("x = 2")
+    assert version() == clean + "+dirty"
+    provenance.code_version.cache_clear()
