@@ -82,9 +82,12 @@ class ClassificationTask:
     def forward_fn(self, weights: nn.Module) -> Callable[[Tensor], Tensor]:
         """Inference with ``weights`` as the student (the live model or its EMA).
 
-        Copy modes keep the teacher in the loop at test time.
+        Copy modes keep the teacher in the loop at test time; every other mode is
+        evaluated as the student alone (distillation discards its teacher), as
+        timm runs it.
         """
-        if self.plan is None:
+        if self.plan is None or not self.plan.spec.teacher_at_inference:
+            weights.eval()
             return weights
         if weights is self.student:
             model = self.module

@@ -235,3 +235,31 @@ def test_map_averaging_ablation(teacher, twin, images):
     assert not torch.allclose(by_query, teacher(images), atol=1e-3)
     with pytest.raises(ConfigError, match="transfer.average"):
         build_plan(TransferConfig(mode=Mode.COPY_Q, average=MapAverage.QUERIES), twin, teacher)
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_inference_uses_the_teacher_only_for_copy(mode, teacher, images):
+    """Copy keeps its teacher at test time; distillation is evaluated as the student alone,
+    with the same logits the transfer model gives."""
+    from attnxfer_core.config import AugmentConfig
+    from attnxfer_core.tasks import ClassificationTask
+
+    student = tiny_vit(seed=5)
+    plan = build_plan(TransferConfig(mode=mode, layers="all"), student, teacher)
+    task = ClassificationTask(student, teacher, plan, AugmentConfig(), num_classes=10)
+    calls = []
+    hook = teacher.patch_embed.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        forward = task.forward_fn(student)
+        with torch.no_grad():
+            logits = forward(images)
+            calls_at_inference = len(calls)
+            through_transfer = task.module.eval()(images)["logits"]
+    finally:
+        hook.remove()
+    assert student.training is False
+    if mode in (Mode.COPY, Mode.COPY_Q, Mode.COPY_K, Mode.COPY_V):
+        assert calls_at_inference > 0
+    else:
+        assert calls_at_inference == 0 and forward is student
+    torch.testing.assert_close(logits, through_transfer, rtol=1e-5, atol=1e-5)

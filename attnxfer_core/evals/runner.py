@@ -56,9 +56,13 @@ def _predict(forward, batches, device, class_index) -> tuple[torch.Tensor, torch
 
 def evaluate_run(
     run_dir: Path, families: Sequence[str], tag: str = "final", force: bool = False, workers: int = 0,
-    batch_size: int = 1000,
+    batch_size: Optional[int] = None,
 ) -> dict[str, dict]:
-    """Evaluate ``run_dir`` (its final or an intermediate model) on the named set families."""
+    """Evaluate ``run_dir`` (its final or an intermediate model) on the named set families.
+
+    Batches default to the run's ``data.eval_batch_size``: on CPUs a few hundred images
+    keep the activations in cache (1,000 was half as fast as 250 for the embedded ViT).
+    """
     rd = RunDir(Path(run_dir))
     weights = None
     if tag != "final":
@@ -78,7 +82,8 @@ def evaluate_run(
         for eval_set in sets:
             if eval_set.name in results and not force:
                 continue
-            logits, labels = _predict(forward, eval_set.batches(batch_size), prepared.device, eval_set.class_index)
+            batches = eval_set.batches(batch_size or prepared.cfg.data.eval_batch_size)
+            logits, labels = _predict(forward, batches, prepared.device, eval_set.class_index)
             metrics = classification_metrics(logits, labels)
             if eval_set.corruption is not None:
                 metrics.update(corruption=eval_set.corruption[0], severity=eval_set.corruption[1])
