@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from attnxfer_core.rundir import FAILURE, RunDir, read_jsonl
+from attnxfer_core.rundir import RunDir, read_jsonl
 
 from .job import ATTEMPTS, JOB
 
@@ -52,13 +52,21 @@ def _local_alive(job_id: str) -> bool:
         return False
 
 
+def _read_job(path: Path) -> Optional[dict]:
+    """The recorded job, or None when there is none (or it is being replaced right now)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def run_status(run_id: str, rd: RunDir, states: dict[str, str]) -> RunStatus:
-    job = json.loads((rd.path / JOB).read_text()) if (rd.path / JOB).exists() else None
+    job = _read_job(rd.path / JOB)
     attempts = read_jsonl(rd.path / ATTEMPTS)
     metrics = rd.metrics() if rd.path.exists() else []
     last_epoch = max((r.get("epoch", 0) for r in metrics), default=None)
     restarts = max(0, len(attempts) - 1)
-    failure = json.loads((rd.path / FAILURE).read_text()) if (rd.path / FAILURE).exists() else None
+    failure = rd.failure()  # tolerant: a job may be replacing it right now
     job_id = job["job_id"] if job else None
     if rd.finished:
         state, error = "done", ""
