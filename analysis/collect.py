@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional, Sequence
 import pandas as pd
 
 from attnxfer_core.config import fields_of, to_dict
-from attnxfer_core.rundir import CONFIG, EVALS, FAILURE, METRICS, SUMMARY, read_jsonl
+from attnxfer_core.rundir import EVALS, FAILURE, METRICS, SUMMARY, atomic_write_bytes, read_json_record, read_jsonl
 from attnxfer_core.runner import run_dir_of
 from attnxfer_core.study import PlannedRun, Study
 
@@ -77,13 +77,6 @@ def _signature(path: Path) -> list[Optional[int]]:
     return stamps
 
 
-def _read_json(path: Path) -> Optional[dict]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):  # absent, or being written by a job right now
-        return None
-
-
 @dataclass
 class RunRecord:
     state: str  # done | failed | unfinished | missing
@@ -93,8 +86,8 @@ class RunRecord:
 
 
 def read_run(run: PlannedRun, path: Path) -> RunRecord:
-    summary = _read_json(path / SUMMARY)
-    failure = _read_json(path / FAILURE)
+    summary = read_json_record(path / SUMMARY)
+    failure = read_json_record(path / FAILURE)
     evals = [r for r in read_jsonl_safe(path / METRICS) if r.get("kind") == "eval"]
     last_epoch = evals[-1]["epoch"] if evals else None
     base = {"run_id": run.run_id, "seed": run.seed, "role": run.role,
@@ -108,7 +101,7 @@ def read_run(run: PlannedRun, path: Path) -> RunRecord:
     rows = []
     final = {k: v for k, v in summary.get("final", {}).items() if k not in ("epoch", "step")}
     sets = {"clean": final}
-    extra = _read_json(path / EVALS / "final" / "metrics.json") or {}
+    extra = read_json_record(path / EVALS / "final" / "metrics.json") or {}
     sets.update(extra)
     for name, metrics in sets.items():
         rows.append({**base, "set": name, "epoch": summary.get("epochs"), **metrics})
@@ -135,7 +128,7 @@ class Collection:
 def collect_study(study: Study, runs: Sequence[PlannedRun], cache_path: Optional[Path] = None) -> Collection:
     cache: dict[str, Any] = {}
     if cache_path is not None and cache_path.exists():
-        loaded = _read_json(cache_path)
+        loaded = read_json_record(cache_path)
         if loaded and loaded.get("version") == CACHE_VERSION:
             cache = loaded["runs"]
     rows, statuses, curves = [], [], []
@@ -159,10 +152,8 @@ def collect_study(study: Study, runs: Sequence[PlannedRun], cache_path: Optional
         statuses.append(record["status"])
         curves += record["curve"]
     if cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": CACHE_VERSION, "runs": fresh}))
-        os.replace(tmp, cache_path)
+        cache = json.dumps({"version": CACHE_VERSION, "runs": fresh}).encode()
+        atomic_write_bytes(cache_path, cache, durable=False)  # a cache: losing it costs a re-read
     results = pd.DataFrame(rows)
     if not results.empty:
         results.insert(0, "study", study.name)

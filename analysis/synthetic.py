@@ -5,26 +5,21 @@ collection, aggregation, figures and the dashboard — never as results.
 """
 from __future__ import annotations
 
+import functools
 import json
-import os
 import random
 from pathlib import Path
 from typing import Sequence
 
 from attnxfer_core.config import canonical_json, to_dict
 from attnxfer_core.evals.corruptions import BENCHMARK
+from attnxfer_core.rundir import atomic_write_json
 from attnxfer_core.runner import run_dir_of
 from attnxfer_core.study import PlannedRun
 
+_write = functools.partial(atomic_write_json, durable=False)
+
 METRIC_KEYS = ("top1", "top5", "nll", "ece")
-
-
-def _replace_json(path: Path, data: dict) -> None:
-    """Write-then-rename, so concurrent readers see old or new, as with real runs; no fsync
-    (these directories are throwaway, and ten thousand fsyncs would dominate a benchmark)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
 
 
 def _metrics(rng: random.Random, top1: float, n: int = 100) -> dict:
@@ -39,9 +34,10 @@ def write_run(run: PlannedRun, rng: random.Random, state: str = "done", corrupti
     path.mkdir(parents=True, exist_ok=True)
     for stale in ("summary.json", "failure.json"):
         (path / stale).unlink(missing_ok=True)
-    # JSON files are replaced atomically, as real runs write them (readers may be scanning)
-    _replace_json(path / "config.json", {"run_id": run.run_id, "config": to_dict(run.config),
-                                             "canonical": canonical_json(run.config)})
+    # JSON files are replaced atomically, as real runs write them (readers may be scanning);
+    # no fsync: these directories are throwaway, and thousands of fsyncs would dominate a benchmark
+    _write(path / "config.json", {"run_id": run.run_id, "config": to_dict(run.config),
+                                  "canonical": canonical_json(run.config)})
     base = rng.uniform(40, 90)
     lines = [json.dumps({"kind": "eval", "epoch": e, "step": 10 * e, **_metrics(rng, base - 10 + 10 * e / epochs)})
              for e in range(1, epochs + 1)]
@@ -50,19 +46,18 @@ def write_run(run: PlannedRun, rng: random.Random, state: str = "done", corrupti
         return path
     (path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     if state == "failed":
-        _replace_json(path / "failure.json", {"error": "RuntimeError: <script>window.__xss=1</script> went wrong"})
+        _write(path / "failure.json", {"error": "RuntimeError: <script>window.__xss=1</script> went wrong"})
         return path
     final = {"epoch": epochs, "step": 10 * epochs, **_metrics(rng, base)}
-    _replace_json(path / "summary.json", {"status": "done", "run_id": run.run_id, "final": final,
-                                              "epochs": epochs, "train_seconds": 1.0, "code_version": "synthetic"})
+    _write(path / "summary.json", {"status": "done", "run_id": run.run_id, "final": final,
+                                   "epochs": epochs, "train_seconds": 1.0, "code_version": "synthetic"})
     if corruptions:
         evals = {"clean_subset": _metrics(rng, base)}
         for name in BENCHMARK:
             for severity in range(1, 6):
                 evals[f"corruptions/{name}/{severity}"] = {**_metrics(rng, base - 6 * severity),
                                                           "corruption": name, "severity": severity}
-        (path / "evals" / "final").mkdir(parents=True, exist_ok=True)
-        _replace_json(path / "evals" / "final" / "metrics.json", evals)
+        _write(path / "evals" / "final" / "metrics.json", evals)
     return path
 
 

@@ -106,7 +106,6 @@ def run_demo(seeds: Sequence[int], overrides: Sequence[str] = (), progress: Opti
     for seed in seeds:
         for mode in MAIN_MODES:
             cfg = apply_overrides(embedded(mode, seed), list(overrides))
-            t0 = time.perf_counter()
             result = execute(cfg, progress=progress)
             if teacher_seconds is None and mode is not Mode.SCRATCH and not teacher_cached:
                 teacher_summary = teacher_dir.summary() or {}

@@ -22,3 +22,9 @@ class ConfigError(UserError):
 
 class RunLockedError(UserError):
     """Another process is already training into the same run directory."""
+
+
+def failure_line(exc: BaseException) -> str:
+    """``Type: last line of the message``: what a failure record and ``attnxfer status`` show."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[-1] if text else ''}"

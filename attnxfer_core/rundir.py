@@ -43,8 +43,13 @@ TMP_MARK = ".tmp-"
 SLOW_WRITES_ENV = "ATTNXFER_SLOW_WRITES"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary name, fsync, rename over ``path``, fsync the directory."""
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write to a temporary name, fsync, rename over ``path``, fsync the directory.
+
+    Readers always see the old or the new file whole. ``durable=False`` skips the fsyncs
+    (the file survives a process kill but maybe not a power cut): for caches and throwaway
+    files written by the thousand.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
@@ -58,9 +63,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         else:
             handle.write(data)
         handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -71,8 +78,8 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+def atomic_write_json(path: Path, data: Any, durable: bool = True) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), durable)
 
 
 def save_tensors(path: Path, state: dict) -> None:
@@ -91,6 +98,15 @@ def load_tensors(path: Path) -> dict:
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... on bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot load checkpoint {path}: {first}") from None
+
+
+def read_json_record(path: Path) -> Optional[dict]:
+    """A JSON record another process may be replacing or removing right now: None when it
+    is absent or unreadable, never an exception (readers scan while jobs write)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -211,11 +227,11 @@ class RunDir:
         atomic_write_json(self.path / FAILURE, {"error": error, **extra})
 
     def failure(self) -> Optional[dict]:
-        path = self.path / FAILURE
-        try:
-            return json.loads(path.read_text()) if path.exists() else None
-        except (OSError, json.JSONDecodeError):
-            return None
+        return read_json_record(self.path / FAILURE)
+
+    def clear_failure(self) -> None:
+        """A new attempt starts: the last one's failure no longer describes the run."""
+        (self.path / FAILURE).unlink(missing_ok=True)
 
     def write_summary(self, summary: dict) -> None:
         atomic_write_json(self.path / SUMMARY, summary)

@@ -29,12 +29,12 @@ from .config import (
 )
 from .data import DataSource, build_source
 from .distributed import DistContext, barrier, from_environment
-from .errors import UserError
+from .errors import UserError, failure_line
 from .models import create_vit
 from .modes import spec_of
 from .plan import build_plan
 from .provenance import environment
-from .rundir import FAILURE, WEIGHTS, RunDir, save_tensors
+from .rundir import WEIGHTS, RunDir, save_tensors
 from .tasks import ClassificationTask, MAETask, Task
 from .pretrain import ensure_pretrained
 from .teachers import OPTIONAL_PREFIXES, build_from_source, build_teacher, load_weights, read_state_dict
@@ -182,14 +182,13 @@ def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
     try:
         if cfg.exec.force:
             rd.clear_results()
-        (rd.path / FAILURE).unlink(missing_ok=True)
+        rd.clear_failure()
         rd.write_config({"run_id": prepared.run_id, "config": to_dict(cfg), "canonical": canonical_json(cfg)})
         barrier(ctx)
         try:
             return _train(prepared, pretrained, progress, ctx)
         except Exception as exc:  # recorded for `attnxfer status`, then raised on
-            message = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-            rd.write_failure(f"{type(exc).__name__}: {message}", at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+            rd.write_failure(failure_line(exc), at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
             raise
     finally:
         rd.unlock()

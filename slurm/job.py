@@ -21,7 +21,8 @@ from typing import Optional
 import submitit
 
 from attnxfer_core.config import RunConfig, from_dict, to_dict
-from attnxfer_core.rundir import FAILURE, RunDir, atomic_write_json
+from attnxfer_core.errors import failure_line
+from attnxfer_core.rundir import RunDir, atomic_write_json
 from attnxfer_core.runner import execute, run_dir_of
 from attnxfer_core.signals import graceful_stop, received
 
@@ -57,8 +58,8 @@ def wait_for_dependencies(dep_dirs: list[str], timeout_s: Optional[float] = None
         for rd in list(pending):
             if rd.finished:
                 pending.remove(rd)
-            elif (rd.path / FAILURE).exists():
-                reason = json.loads((rd.path / FAILURE).read_text()).get("error", "")
+            elif (failure := rd.failure()) is not None:
+                reason = failure.get("error", "")
                 raise DependencyFailed(f"dependency {rd.path.name} failed: {reason}")
         if pending:
             if timeout_s is not None and time.monotonic() - start > timeout_s:
@@ -87,7 +88,7 @@ class TrainJob(submitit.helpers.Checkpointable):
         main = ctx is None or ctx.is_main
         if main:
             rd.path.mkdir(parents=True, exist_ok=True)
-            (rd.path / FAILURE).unlink(missing_ok=True)
+            rd.clear_failure()
             with open(rd.path / ATTEMPTS, "a") as handle:
                 handle.write(json.dumps({"job_id": _job_id(), "host": socket.gethostname(), "pid": os.getpid(),
                                          "started_at": _now()}) + "\n")
@@ -107,9 +108,8 @@ class TrainJob(submitit.helpers.Checkpointable):
                 evaluate_run(rd.path, self.evaluations)
             return result.summary
         except Exception as exc:
-            if main and not (rd.path / FAILURE).exists():  # training failures are recorded by the runner
-                message = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-                rd.write_failure(f"{type(exc).__name__}: {message}", job_id=_job_id(), at=_now(),
+            if main and rd.failure() is None:  # training failures are recorded by the runner
+                rd.write_failure(failure_line(exc), job_id=_job_id(), at=_now(),
                                  traceback=traceback.format_exc()[-4000:])
             raise
 

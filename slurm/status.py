@@ -1,14 +1,13 @@
 """Where each run of a study stands: from its run directory and the scheduler's accounting."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from attnxfer_core.rundir import RunDir, read_jsonl
+from attnxfer_core.rundir import RunDir, read_json_record, read_jsonl
 
 from .job import ATTEMPTS, JOB
 
@@ -52,16 +51,8 @@ def _local_alive(job_id: str) -> bool:
         return False
 
 
-def _read_job(path: Path) -> Optional[dict]:
-    """The recorded job, or None when there is none (or it is being replaced right now)."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def run_status(run_id: str, rd: RunDir, states: dict[str, str]) -> RunStatus:
-    job = _read_job(rd.path / JOB)
+    job = read_json_record(rd.path / JOB)
     attempts = read_jsonl(rd.path / ATTEMPTS)
     metrics = rd.metrics() if rd.path.exists() else []
     last_epoch = max((r.get("epoch", 0) for r in metrics), default=None)
@@ -110,6 +101,7 @@ def format_status(rows: list[RunStatus], labels: dict[str, str]) -> str:
 def job_ids_of(run_dirs: Sequence[Path]) -> list[str]:
     ids = []
     for path in run_dirs:
-        if (path / JOB).exists():
-            ids.append(json.loads((path / JOB).read_text())["job_id"])
+        job = read_json_record(path / JOB)
+        if job is not None:
+            ids.append(job["job_id"])
     return ids

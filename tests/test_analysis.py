@@ -12,7 +12,6 @@ from analysis.figures import FIGURES
 from analysis.replication import DOES_NOT, INCONCLUSIVE, REPLICATES, greater
 from analysis.report import collect, dashboard, figures
 from analysis.synthetic import populate
-from attnxfer_core.config import set_fields
 from studies import get_study, load_studies
 
 
@@ -65,7 +64,7 @@ def _populate_all(root: Path, *overrides: str) -> None:
     analyses = root / "analyses"
     (analyses / "ensembles").mkdir(parents=True)
     (analyses / "ensembles" / "ensembles.json").write_text(json.dumps([
-        {"name": n, "members": ["a", "b"], "ensemble": {"top1": 70.0 + i}, "members_list": [],
+        {"name": n, "member_ids": ["a", "b"], "ensemble": {"top1": 70.0 + i},
          "members": {"a": {"top1": 65.0}, "b": {"top1": 66.0}}, "set": "clean"}
         for i, n in enumerate(["distill+finetune", "finetune+finetune", "scratch+scratch", "distill+finetune"])]))
     (analyses / "similarity").mkdir(parents=True)

@@ -1,6 +1,5 @@
 """Evaluation suite: corruptions (cached, reproducible), mCE, ensembles, similarity, class subsets, eval CLI."""
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -8,7 +7,7 @@ from PIL import Image
 
 from attnxfer_core.cli import main
 from attnxfer_core.evals.analyses import attention_pictures, attention_similarity, ensemble, matched_accuracy
-from attnxfer_core.evals.corruptions import BENCHMARK, corrupted_sets, mce, relative_mce
+from attnxfer_core.evals.corruptions import corrupted_sets, mce, relative_mce
 from attnxfer_core.evals.runner import evaluate_run, load_logits
 from attnxfer_core.evals.sets import class_mapping
 from attnxfer_core.evals.similarity import effective_maps, jsd_matrix, layer_similarity

@@ -2,7 +2,6 @@
 losses; two launches of one run; concurrent readers; the kill-anywhere harness."""
 import gzip
 import json
-import os
 import subprocess
 import sys
 import threading

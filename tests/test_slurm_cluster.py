@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from attnxfer_core.runner import execute, run_dir_of
 from slurm.profiles import load_profile, with_flags
 from slurm.submit import current_status, submit_runs
 
-from .test_submit import TINY_STUDY, tiny_main
+from .test_submit import TINY_STUDY, _wait, tiny_main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "slurm" / "local-cluster.sh"
@@ -48,15 +47,6 @@ def cluster():
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = old
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(1.0)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 SLOW_ENOUGH = ["optim.epochs=10", "exec.checkpoint_every_steps=5", "exec.threads=1"]

@@ -71,7 +71,7 @@ def _wait(predicate, timeout, what):
         if predicate():
             return
         time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.mark.slow

@@ -46,7 +46,7 @@ def analyze(study: Study, scale: str, runs: Sequence[PlannedRun], seeds: int | N
                 dirs = [done[m] for m in spec.member_ids]
                 for d in dirs:
                     evaluate_run(d, ["clean"])
-                rows.append({"name": spec.name, "members": list(spec.member_ids), **ensemble(dirs, "clean")})
+                rows.append({"name": spec.name, "member_ids": list(spec.member_ids), **ensemble(dirs, "clean")})
         atomic_write_json(root / "ensembles.json", rows)
     if "matched" in study.analyses:
         rows = []
