@@ -123,32 +123,35 @@ def _run(args: argparse.Namespace) -> int:
     chosen = select_runs(runs, args.where or [])
     todo = [r for r in chosen if not run_dir_of(r.config).finished]
     print(f"study {study.name}: {len(chosen)} runs selected, {len(todo)} to train", file=sys.stderr)
-    from .evals.study_analysis import analyze, run_evaluations
-
     for i, run in enumerate(todo, 1):
         label = ", ".join(f"{k}={v}" for k, v in run.values.items()) or run.role
         print(f"[{i}/{len(todo)}] {run.run_id} ({label}, seed {run.seed})", file=sys.stderr, flush=True)
         result = execute(run.config, progress=_progress(args))
         final = result.summary.get("final", {})
         print(f"    {', '.join(f'{k} {v:.3f}' for k, v in final.items() if k in ('top1', 'recon_loss'))}", file=sys.stderr)
-    for run in chosen:
+    written = _evaluate_and_analyze(study, args, runs, chosen)
+    if written is not None:
+        print(f"analyses written to {written}", file=sys.stderr)
+    return 0
+
+
+def _evaluate_and_analyze(study, args: argparse.Namespace, runs: list, evaluate: list) -> Optional[Path]:
+    """The study's evaluations of every finished run in ``evaluate``, then its analyses over
+    ``runs``; returns where the analyses went (None: the study has none)."""
+    from .evals.study_analysis import analyze, run_evaluations
+    from .runner import run_dir_of
+
+    for run in evaluate:
         if run.role == "run" and run_dir_of(run.config).finished:
             run_evaluations(study, run_dir_of(run.config).path)
-    if study.analyses:
-        print(f"analyses written to {analyze(study, args.scale, runs, args.seeds)}", file=sys.stderr)
-    return 0
+    return analyze(study, args.scale, runs, args.seeds) if study.analyses else None
 
 
 @command("analyze")
 def _analyze(args: argparse.Namespace) -> int:
-    from .evals.study_analysis import analyze, run_evaluations
-    from .runner import run_dir_of
-
     study, runs = _validated_study(args)
-    for run in runs:
-        if run.role == "run" and run_dir_of(run.config).finished:
-            run_evaluations(study, run_dir_of(run.config).path)
-    print(f"analyses written to {analyze(study, args.scale, runs, args.seeds)}")
+    written = _evaluate_and_analyze(study, args, runs, runs)
+    print(f"analyses written to {written}" if written is not None else f"study {study.name} has no analyses")
     return 0
 
 
