@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.attnxfer-installed
 APT_PACKAGES := dataset-fashion-mnist chromium chromium-driver
 
-.PHONY: env demo test test-fast bench reference
+.PHONY: env demo test test-fast lint bench reference
 
 $(STAMP): pyproject.toml scripts/setup-env.sh
 	APT_PACKAGES="$(APT_PACKAGES)" VENV="$(VENV)" ./scripts/setup-env.sh
@@ -16,12 +16,17 @@ env: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/attnxfer demo
 
-# The README's test command and what CI runs: the whole suite, slow tests included.
+# The README's test command and what CI runs: lint, then the whole suite, slow tests included.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -m "slow or not slow" -q
 
 test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	$(VENV)/bin/attnxfer bench

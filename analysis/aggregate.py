@@ -1,4 +1,4 @@
-"""Aggregation over seeds: mean, std, n and a 95% confidence interval (Student's t).
+"""Aggregation over seeds: mean, sd, n and the half-width of the 95% t interval of the mean.
 
 The final epoch's numbers are used unless the best epoch is asked for; then the
 table says so (column ``epoch_choice``), since picking the best epoch on the
@@ -8,18 +8,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
-from scipy import stats
+
+from analysis.stats import t_halfwidth
 
 METRICS = ("top1", "top5", "nll", "ece")
-
-
-def ci95_halfwidth(std: float, n: int) -> float:
-    """Half-width of the 95% t-interval of a mean (NaN for a single seed)."""
-    if n < 2 or not np.isfinite(std):
-        return float("nan")
-    return float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
 
 
 def value_columns(frame: pd.DataFrame) -> list[str]:
@@ -42,7 +35,7 @@ def aggregate(results: pd.DataFrame, metrics: Sequence[str] = METRICS, by: Seque
                 continue
             values = part[metric].dropna().astype(float)
             mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_ci95": ci95_halfwidth(std, len(values))})
+            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_ci95": t_halfwidth(std, len(values))})
         rows.append(row)
     out = pd.DataFrame(rows)
     out["epoch_choice"] = "final"

@@ -5,7 +5,8 @@ config, the run's state and the metrics. Runs that are unfinished or failed go
 to a separate status table and never break the collection; a half-written run
 directory is read as far as it is readable. Re-collecting is cheap: each run's
 rows are cached with the modification times of the files they came from, and
-only changed runs are read again.
+only changed runs (and runs that were running) are read again. Run states
+are :meth:`attnxfer_core.runs.rundir.RunDir.state`'s, as ``attnxfer status`` shows them.
 """
 from __future__ import annotations
 
@@ -13,17 +14,34 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pandas as pd
 
 from attnxfer_core.config import fields_of, to_dict
-from attnxfer_core.rundir import EVALS, FAILURE, METRICS, SUMMARY, atomic_write_bytes, read_json_record, read_jsonl
-from attnxfer_core.runner import run_dir_of
-from attnxfer_core.study import PlannedRun, Study
+from attnxfer_core.experiments.study import PlannedRun, Study
+from attnxfer_core.experiments.validation import validate_runs
+from attnxfer_core.runs.files import atomic_write_bytes, read_json_record, read_jsonl
+from attnxfer_core.runs.provenance import code_version
+from attnxfer_core.runs.rundir import (
+    CONFIG,
+    EVAL_METRICS,
+    EVALS,
+    FAILURE,
+    FINAL,
+    JOB,
+    LOCK,
+    METRICS,
+    SUMMARY,
+    RunDir,
+    RunState,
+    analyses_dir,
+    run_dir_of,
+)
 
-CACHE_VERSION = 2
-WATCHED = (SUMMARY, FAILURE, METRICS, f"{EVALS}/final/metrics.json")
+CACHE_VERSION = 3
+WATCHED = (SUMMARY, FAILURE, METRICS, CONFIG, JOB, LOCK, f"{EVALS}/{FINAL}/{EVAL_METRICS}")
+LIVE = RunState.RUNNING.value  # the one state that can end without any watched file changing (a killed process)
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
@@ -79,35 +97,35 @@ def _signature(path: Path) -> list[Optional[int]]:
 
 @dataclass
 class RunRecord:
-    state: str  # done | failed | unfinished | missing
+    state: str  # a RunState value
     rows: list[dict]  # metric rows (done runs)
     status: dict  # one status row
     curve: list[dict]  # (epoch, top1) of evaluations during training
 
 
 def read_run(run: PlannedRun, path: Path) -> RunRecord:
-    summary = read_json_record(path / SUMMARY)
-    failure = read_json_record(path / FAILURE)
+    rd = RunDir(path)
+    report = rd.state()
     evals = [r for r in read_jsonl_safe(path / METRICS) if r.get("kind") == "eval"]
     last_epoch = evals[-1]["epoch"] if evals else None
     base = {"run_id": run.run_id, "seed": run.seed, "role": run.role,
             **{f"value.{k}": v for k, v in run.values.items()}}
     curve = [{"run_id": run.run_id, "epoch": r["epoch"], "top1": r.get("top1"), "recon_loss": r.get("recon_loss")}
              for r in evals]
+    summary = rd.summary() if report.state is RunState.DONE else None
     if summary is None:
-        state = "failed" if failure is not None else ("unfinished" if path.exists() else "missing")
-        error = (failure or {}).get("error", "")
-        return RunRecord(state, [], {**base, "state": state, "last_epoch": last_epoch, "error": error}, curve)
+        state = report.state if report.state is not RunState.DONE else RunState.STOPPED  # summary being replaced
+        return RunRecord(state.value, [], {**base, "state": state.value, "last_epoch": last_epoch,
+                                           "error": report.reason}, curve)
     rows = []
     final = {k: v for k, v in summary.get("final", {}).items() if k not in ("epoch", "step")}
     sets = {"clean": final}
-    extra = read_json_record(path / EVALS / "final" / "metrics.json") or {}
-    sets.update(extra)
+    sets.update(read_json_record(rd.eval_metrics_path()) or {})
     for name, metrics in sets.items():
         rows.append({**base, "set": name, "epoch": summary.get("epochs"), **metrics})
-    status = {**base, "state": "done", "last_epoch": last_epoch, "error": "",
+    status = {**base, "state": RunState.DONE.value, "last_epoch": last_epoch, "error": "",
               "train_seconds": summary.get("train_seconds"), "code_version": summary.get("code_version")}
-    return RunRecord("done", rows, status, curve)
+    return RunRecord(RunState.DONE.value, rows, status, curve)
 
 
 def read_jsonl_safe(path: Path) -> list[dict]:
@@ -139,7 +157,7 @@ def collect_study(study: Study, runs: Sequence[PlannedRun], cache_path: Optional
         path = run_dir_of(run.config).path
         signature = _signature(path)
         hit = cache.get(run.run_id)
-        if hit is not None and hit["signature"] == signature:
+        if hit is not None and hit["signature"] == signature and hit["record"]["status"]["state"] != LIVE:
             record = hit["record"]
         else:
             rec = read_run(run, path)
@@ -164,7 +182,8 @@ def collect_study(study: Study, runs: Sequence[PlannedRun], cache_path: Optional
 
 
 def write_tables(name: str, collection: Collection, out_dir: Path, provenance: dict) -> list[Path]:
-    """``<study>.parquet`` / ``.csv`` (results), ``<study>.status.csv``, ``<study>.curves.csv``, and a provenance file."""
+    """``<study>.parquet`` / ``.csv`` (results), ``<study>.status.csv``, ``<study>.curves.csv``,
+    and a provenance file."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     results = collection.results
@@ -187,8 +206,19 @@ def _column_order(column: str) -> tuple[int, str]:
     return (0 if column in ("study", "run_id", "seed", "role", "set") else 2, column)
 
 
-def iter_studies(names: Iterable[str]) -> list[Study]:
-    from studies import get_study, load_studies
-
-    names = list(names)
-    return [get_study(n) for n in names] if names else list(load_studies().values())
+def collect_studies(studies: Sequence[Study], scale: str, seeds: Optional[int], overrides: Sequence[str],
+                    tables: Path, command: str) -> dict[str, Collection]:
+    """Collect each study's runs into ``tables`` (with the command and code version that made them)."""
+    out = {}
+    for study in studies:
+        runs = study.expand(scale, seeds=seeds, overrides=list(overrides))
+        validate_runs(study, runs, scale)
+        root = Path(runs[0].config.exec.runs_root)
+        collection = collect_study(study, runs, cache_path=tables / ".cache" / f"{study.name}.json")
+        provenance = {"command": command, "code_version": code_version(), "scale": scale, "study": study.name,
+                      "runs_root": str(root), "analyses_dir": str(analyses_dir(root, study.name)),
+                      "paper": study.paper, "configs": {r.run_id: to_dict(r.config) for r in runs
+                                                        if run_dir_of(r.config).finished}}
+        write_tables(study.name, collection, tables, provenance)
+        out[study.name] = collection
+    return out

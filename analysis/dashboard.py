@@ -15,8 +15,12 @@ from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
-from .replication import INCONCLUSIVE, NO_DATA, REPLICATES, Verdict
-from .tables import fmt
+from analysis.aggregate import aggregate
+from analysis.study_data import load_study_data
+from analysis.text_tables import fmt
+from analysis.verdicts import INCONCLUSIVE, NO_DATA, REPLICATES, Verdict, verdicts
+from attnxfer_core.experiments.study import Study
+from attnxfer_core.runs.rundir import RunState
 
 STYLE = """
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -64,7 +68,8 @@ def page(title: str, body: str) -> str:
             f"<style>{STYLE}</style></head><body>{body}<script>{SCRIPT}</script></body></html>\n")
 
 
-def table_html(frame: pd.DataFrame, table_id: str, links: Optional[dict[str, str]] = None, filter_box: bool = True) -> str:
+def table_html(frame: pd.DataFrame, table_id: str, links: Optional[dict[str, str]] = None,
+               filter_box: bool = True) -> str:
     if frame.empty:
         return "<p class=\"note\">no rows</p>"
     head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
@@ -78,7 +83,8 @@ def table_html(frame: pd.DataFrame, table_id: str, links: Optional[dict[str, str
             cells.append(f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     box = (f"<input class=\"filter\" data-table=\"{esc(table_id)}\" placeholder=\"filter rows\">" if filter_box else "")
-    return f"{box}<table class=\"sortable\" id=\"{esc(table_id)}\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f"{box}<table class=\"sortable\" id=\"{esc(table_id)}\">"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def curve_svg(points: Sequence[tuple[float, float]], width: int = 420, height: int = 220) -> str:
@@ -96,13 +102,15 @@ def curve_svg(points: Sequence[tuple[float, float]], width: int = 420, height: i
     line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
     dots = "".join(f"<circle cx=\"{sx(x):.1f}\" cy=\"{sy(y):.1f}\" r=\"3\"/>" for x, y in points)
     return (f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\">"
-            f"<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"{line}\"/><g fill=\"#1565c0\">{dots}</g>"
+            f"<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"{line}\"/>"
+            f"<g fill=\"#1565c0\">{dots}</g>"
             f"<text x=\"{pad}\" y=\"{height - 8}\" font-size=\"11\">epoch {x0:g}–{x1:g}</text>"
             f"<text x=\"4\" y=\"14\" font-size=\"11\">top-1 {y0:.1f}–{y1:.1f}%</text></svg>")
 
 
 def _badge(verdict: str) -> str:
-    css = {REPLICATES: "replicates", INCONCLUSIVE: "inconclusive", NO_DATA: "no-data"}.get(verdict, "does-not-replicate")
+    css = {REPLICATES: "replicates", INCONCLUSIVE: "inconclusive",
+           NO_DATA: "no-data"}.get(verdict, "does-not-replicate")
     return f"<span class=\"badge {css}\">{esc(verdict)}</span>"
 
 
@@ -116,18 +124,20 @@ def build_dashboard(
     (out / "figures").mkdir()
     body = [f"<h1>attnxfer results</h1><p class=\"note\">code {esc(provenance.get('code_version', ''))}; "
             f"tables: {esc(provenance.get('command', ''))}</p>"]
-    rows = "".join(f"<tr><td>{esc(v.study)}</td><td>{esc(v.claim)}</td><td>{_badge(v.verdict)}</td><td>{esc(v.evidence)}</td></tr>"
-                   for v in verdicts)
-    body.append("<h2>Does it replicate?</h2><p class=\"note\">From 95% confidence intervals over seeds: "
-                "replicates when the interval of the difference lies on the paper's side of zero.</p>"
-                "<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>verdict</th>"
-                f"<th>evidence</th></tr></thead><tbody>{rows}</tbody></table>")
+    rows = "".join(f"<tr><td>{esc(v.study)}</td><td>{esc(v.claim)}</td><td>{esc(v.kind)}</td><td>{esc(v.paper)}</td>"
+                   f"<td>{_badge(v.verdict)}</td><td>{esc(v.evidence)}</td></tr>" for v in verdicts)
+    body.append("<h2>Does it replicate?</h2><p class=\"note\">Each claim a study declares, decided from confidence "
+                "intervals over seeds, paired by seed: superiority when the 95% CI of the difference lies above the "
+                "margin; equivalence when the 90% CI lies within ±margin (TOST); a share of a gap when its Fieller "
+                "95% CI lies above the threshold.</p>"
+                "<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>kind</th>"
+                f"<th>paper</th><th>verdict</th><th>evidence</th></tr></thead><tbody>{rows}</tbody></table>")
     progress = []
     for name, data in studies.items():
         status = data["status"]
         counts = status["state"].value_counts().to_dict() if not status.empty else {}
         progress.append({"study": name, "paper": data["paper"], "runs": len(status),
-                         **{s: counts.get(s, 0) for s in ("done", "running", "pending", "failed", "unfinished", "missing")}})
+                         **{s.value: counts.get(s.value, 0) for s in RunState}})
     body.append("<h2>Progress</h2>" + table_html(pd.DataFrame(progress), "progress", filter_box=False))
     for name, data in studies.items():
         body.append(f"<h2 id=\"study-{esc(name)}\">{esc(name)} — {esc(data['paper'])}</h2>")
@@ -136,11 +146,13 @@ def build_dashboard(
             shutil.copyfile(figure, target)
             body.append(f"<p><img src=\"figures/{esc(figure.name)}\" alt=\"{esc(figure.stem)}\"></p>")
         links = {rid: f"runs/{rid}.html" for rid in data["configs"]}
-        body.append("<h3>Results (mean over seeds, 95% CI)</h3>" + table_html(data["aggregate"], f"agg-{name}"))
+        body.append("<h3>Results (mean over seeds; ci95 = half-width of the 95% CI of the mean, "
+                    "std = sd over seeds)</h3>" + table_html(data["aggregate"], f"agg-{name}"))
         body.append("<h3>Runs</h3>" + table_html(data["status"], f"status-{name}", links=links))
         for rid, config in data["configs"].items():
             curve = data["curves"]
-            points = [] if curve.empty else [(float(r.epoch), float(r.top1)) for r in curve[curve["run_id"] == rid].itertuples()
+            points = [] if curve.empty else [(float(r.epoch), float(r.top1))
+                                              for r in curve[curve["run_id"] == rid].itertuples()
                                               if r.top1 == r.top1]
             evals = data["results"][data["results"]["run_id"] == rid] if not data["results"].empty else pd.DataFrame()
             cols = [c for c in ("set", "top1", "top5", "nll", "ece", "n") if c in evals]
@@ -152,3 +164,22 @@ def build_dashboard(
     index = out / "index.html"
     index.write_text(page("attnxfer results", "".join(body)))
     return index
+
+
+def write_dashboard(studies: Sequence[Study], tables: Path, figures_dir: Path, out: Path) -> Path:
+    """The dashboard of every collected study among ``studies`` (figures as ``attnxfer figures`` made them)."""
+    pages, datas = {}, []
+    provenance: dict = {}
+    for study in studies:
+        data = load_study_data(study, tables)
+        if data is None:
+            continue
+        datas.append(data)
+        provenance = data.provenance
+        stems = {spec.stem_for(study.name) for spec in study.figures}
+        pngs = sorted(figures_dir / f"{stem}.png" for stem in stems if (figures_dir / f"{stem}.png").exists())
+        pages[study.name] = {"paper": study.paper, "results": data.results,
+                             "aggregate": aggregate(data.clean) if not data.results.empty else pd.DataFrame(),
+                             "status": data.status, "curves": data.curves, "configs": provenance.get("configs", {}),
+                             "figures": pngs}
+    return build_dashboard(out, pages, verdicts(datas), figures_dir, provenance)

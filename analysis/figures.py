@@ -1,14 +1,14 @@
-"""``attnxfer figures``: every figure and table of the registry, from collected results only.
+"""``attnxfer figures``: every figure and table a study declares, from collected results only.
 
-One function per study. Each returns the files it wrote, or a note saying what
-is missing (a figure whose runs are missing is skipped, never faked). Where the
-paper reports a number it is shown beside ours, labelled as the paper's (they
-are ViT-L on ImageNet-1k; ours may be another scale). Output is deterministic:
-one seaborn style, fixed sizes and DPI, no timestamps in the files.
+A study lists figure specs (:mod:`attnxfer_core.experiments.figures`); each spec
+kind has one renderer here. A renderer returns the files it wrote, or a note
+saying what is missing (a figure whose runs are missing is skipped, never faked).
+Where the paper reports a number it is shown beside ours, labelled as the
+paper's (they are ViT-L on ImageNet-1k; ours may be another scale). Output is
+deterministic: one seaborn style, fixed sizes and DPI, no timestamps in the files.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,35 +17,25 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from attnxfer_core.study import Study
-
-from .aggregate import aggregate
-from .tables import mean_ci, to_latex, to_markdown
+from analysis.aggregate import aggregate
+from analysis.stats import gap_share, mean_interval
+from analysis.study_data import StudyData, load_study_data
+from analysis.text_tables import mean_ci, to_latex, to_markdown
+from attnxfer_core.experiments.figures import (
+    AttentionMapsPicture,
+    CorruptionHeatmap,
+    EnsembleBars,
+    FigureSpec,
+    GroupedBars,
+    MatchedTable,
+    MethodBars,
+    SimilarityLines,
+    SweepLines,
+)
+from attnxfer_core.experiments.study import Study
 
 PAPER_LABEL = "paper (ViT-L/16, ImageNet-1k)"
 METHOD_ORDER = ["scratch", "finetune", "copy", "distill", "feature_kd"]
-
-
-@dataclass
-class StudyData:
-    study: Study
-    results: pd.DataFrame
-    curves: pd.DataFrame
-    status: pd.DataFrame
-    analyses_dir: Optional[Path] = None  # <runs_root>/analyses/<study>
-
-    @property
-    def clean(self) -> pd.DataFrame:
-        """Clean-set rows of the study's own runs (not of shared dependencies such as teacher pretraining)."""
-        if self.results.empty:
-            return self.results
-        rows = self.results[self.results["set"] == "clean"]
-        return rows[rows["role"] == "run"] if "role" in rows else rows
-
-    def analysis(self, name: str) -> Optional[list]:
-        if self.analyses_dir is None or not (self.analyses_dir / name).exists():
-            return None
-        return json.loads((self.analyses_dir / name).read_text())
 
 
 @dataclass
@@ -71,7 +61,8 @@ def _save(fig, out: Path, stem: str, formats: Sequence[str]) -> list[Path]:
     files = []
     for fmt in formats:
         path = out / f"{stem}.{fmt}"
-        metadata = {"Software": None} if fmt == "png" else ({"CreationDate": None, "Producer": None} if fmt == "pdf" else None)
+        metadata = {"Software": None} if fmt == "png" else (
+            {"CreationDate": None, "Producer": None} if fmt == "pdf" else None)
         fig.savefig(path, format=fmt, bbox_inches="tight", metadata=metadata)
         files.append(path)
     import matplotlib.pyplot as plt
@@ -87,10 +78,6 @@ def _tables(frame: pd.DataFrame, out: Path, stem: str, caption: str) -> list[Pat
     return [out / f"{stem}.md", out / f"{stem}.tex"]
 
 
-def _paper(study: Study) -> dict[str, Optional[float]]:
-    return {r.label: r.value for r in study.references}
-
-
 def _need(data: StudyData, column: str, values: Sequence[str]) -> Optional[str]:
     if data.clean.empty or column not in data.clean:
         return f"no finished runs of {data.study.name}"
@@ -102,216 +89,170 @@ def _order(values: Sequence[str]) -> list[str]:
     return sorted(values, key=lambda v: (METHOD_ORDER.index(v) if v in METHOD_ORDER else 99, v))
 
 
-def _bars(ax, labels, means, cis, color=None):
+def _bars(ax, labels, means, errors_low, errors_high=None, color=None):
     x = np.arange(len(labels))
-    errors = [0 if math.isnan(c) else c for c in cis]
-    ax.bar(x, means, yerr=errors if any(errors) else None, capsize=3, color=color)
+    low = [0 if math.isnan(c) else c for c in errors_low]
+    high = low if errors_high is None else [0 if math.isnan(c) else c for c in errors_high]
+    ax.bar(x, means, yerr=[low, high] if any(low) or any(high) else None, capsize=3, color=color)
     ax.set_xticks(x, labels, rotation=20)
 
 
-# --- per study -------------------------------------------------------------------------
+def _filtered(clean: pd.DataFrame, where, exclude) -> pd.DataFrame:
+    for key, values in where.items():
+        clean = clean[clean[f"value.{key}"].astype(str).isin([str(v) for v in values])]
+    for key, values in exclude.items():
+        clean = clean[~clean[f"value.{key}"].astype(str).isin([str(v) for v in values])]
+    return clean
 
-def fig_main(data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
-    """Fig 1 / Table 1: top-1 per method with 95% CI; share of the scratch -> fine-tune gap recovered."""
-    missing = _need(data, "value.method", ["scratch", "finetune"])
+
+def _with_label(clean: pd.DataFrame, keys, column: str) -> pd.DataFrame:
+    """A column joining the values of ``keys`` (one key, or several such as method and side)."""
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    label = clean[f"value.{keys[0]}"].astype(str)
+    for key in keys[1:]:
+        label = label + " " + clean[f"value.{key}"].astype(str)
+    return clean.assign(**{column: label})
+
+
+def _mean_of(data: StudyData, selector) -> Optional[float]:
+    per_seed = data.per_seed(selector)
+    return float(per_seed.mean()) if not per_seed.empty else None
+
+
+# --- renderers, one per spec kind -----------------------------------------------------
+
+def method_bars(spec: MethodBars, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
+    """Fig 1 / Table 1: top-1 per method with 95% CI; the share of the low -> high gap recovered (Fieller 95% CI)."""
+    column = f"value.{spec.key}"
+    missing = _need(data, column, [spec.low, spec.high])
     if missing:
         return FigureResult(note=missing)
-    agg = aggregate(data.clean)
-    agg = agg.set_index("value.method").loc[_order(list(agg["value.method"]))].reset_index()
-    by_seed = data.clean.pivot_table(index="seed", columns="value.method", values="top1")
-    gaps = {}
-    for method in agg["value.method"]:
-        if method in ("scratch", "finetune") or method not in by_seed:
-            continue
-        g = (by_seed[method] - by_seed["scratch"]) / (by_seed["finetune"] - by_seed["scratch"])
-        gaps[method] = (float(g.mean()), float(g.std(ddof=1)) if g.count() > 1 else float("nan"))
-    paper = _paper(data.study)
+    agg = aggregate(data.clean, by=[column, "set"])
+    agg = agg.set_index(column).loc[_order(list(agg[column].astype(str)))].reset_index()
+    methods = list(agg[column])
+    low, high = data.per_seed({spec.key: spec.low}), data.per_seed({spec.key: spec.high})
+    gaps = {m: gap_share(data.per_seed({spec.key: m}), low, high) for m in methods if m not in (spec.low, spec.high)}
+    gaps = {m: g for m, g in gaps.items() if g is not None}
+    paper = {m: data.study.reference(m) for m in methods}
+    stem = spec.stem_for(data.study.name)
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    methods = list(agg["value.method"])
     _bars(axes[0], methods, agg["top1_mean"], agg["top1_ci95"])
     axes[0].set_ylim(max(0, agg["top1_mean"].min() - 15), min(100, agg["top1_mean"].max() + 5))
-    axes[0].set_title(f"ours ({len(by_seed)} seeds, 95% CI)")
+    axes[0].set_title(f"ours ({int(agg['n'].max())} seeds, 95% CI)")
     axes[0].set_ylabel("top-1 (%)")
     known = [m for m in methods if paper.get(m) is not None]
     _bars(axes[1], known, [paper[m] for m in known], [float("nan")] * len(known), color="#bbbbbb")
     axes[1].set_ylim(80, 87)
     axes[1].set_title(PAPER_LABEL)
-    gap_methods = list(gaps)
-    _bars(axes[2], gap_methods, [100 * gaps[m][0] for m in gap_methods], [100 * gaps[m][1] for m in gap_methods])
-    paper_gap = {m: 100 * (paper[m] - paper["scratch"]) / (paper["finetune"] - paper["scratch"])
-                 for m in gap_methods if paper.get(m) is not None and paper.get("scratch") is not None}
-    for i, m in enumerate(gap_methods):
+    names = list(gaps)
+    bounded = [g.bounded for g in gaps.values()]
+    _bars(axes[2], names, [100 * g.estimate for g in gaps.values()],
+          [100 * (g.estimate - g.low) if b else float("nan") for g, b in zip(gaps.values(), bounded)],
+          [100 * (g.high - g.estimate) if b else float("nan") for g, b in zip(gaps.values(), bounded)])
+    paper_gap = {m: 100 * (paper[m] - paper[spec.low]) / (paper[spec.high] - paper[spec.low])
+                 for m in names if paper.get(m) is not None and paper.get(spec.low) is not None
+                 and paper.get(spec.high) is not None and paper[spec.high] != paper[spec.low]}
+    for i, m in enumerate(names):
         if m in paper_gap:
             axes[2].plot(i, paper_gap[m], marker="D", color="black", linestyle="none",
                          label=PAPER_LABEL if i == 0 else None)
-    axes[2].set_title("gap recovered (%, ± std over seeds)")
+    axes[2].set_title("gap recovered (%, ratio of means, Fieller 95% CI)")
     axes[2].axhline(100, color="gray", lw=0.8, ls="--")
     if paper_gap:
         axes[2].legend(fontsize=7, loc="lower right")
-    files = _save(fig, out, "main", formats)
+    files = _save(fig, out, stem, formats)
     table = pd.DataFrame({
         "method": methods,
-        "top-1 (ours)": [mean_ci(m, c) for m, c in zip(agg["top1_mean"], agg["top1_ci95"])],
-        "gap recovered": [f"{100 * gaps[m][0]:.1f}%" if m in gaps else "—" for m in methods],
+        "top-1 (ours, mean ± 95% CI)": [mean_ci(m, c) for m, c in zip(agg["top1_mean"], agg["top1_ci95"])],
+        "gap recovered (95% CI)": [gaps[m].text(scale=100, digits=1, unit="%") if m in gaps else "—" for m in methods],
         "seeds": list(agg["n"]),
         f"top-1 ({PAPER_LABEL})": [paper.get(m) for m in methods],
     })
-    files += _tables(table, out, "main", "Table 1 / Fig 1: scratch vs fine-tune vs attention transfer")
+    files += _tables(table, out, stem, f"{data.study.paper}: {data.study.description}")
     return FigureResult(files)
 
 
-def _sweep_lines(data: StudyData, out, formats, stem, x_col, hue_col, title, xlabel, logx=False, reference=None):
+def sweep_lines(spec: SweepLines, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
     clean = data.clean
-    agg = aggregate(clean)
+    needed = [f"value.{k}" for k in spec.keys()]
+    if clean.empty or any(c not in clean for c in needed):
+        return FigureResult(note=f"no finished runs of {data.study.name}")
+    part = _with_label(_filtered(clean, spec.where, spec.exclude), spec.hue, "series")
+    if part.empty:
+        return FigureResult(note=f"no runs match {dict(spec.where)}")
+    x_col = f"value.{spec.x}"
+    agg = aggregate(part, by=["series", x_col, "set"])
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    for label, part in agg.groupby(hue_col, sort=True):
-        part = part.sort_values(x_col)
-        ax.errorbar(part[x_col].astype(float), part["top1_mean"], yerr=part["top1_ci95"].fillna(0),
+    for label, group in agg.groupby("series", sort=True):
+        group = group.sort_values(x_col)
+        ax.errorbar(group[x_col].astype(float), group["top1_mean"], yerr=group["top1_ci95"].fillna(0),
                     marker="o", capsize=3, label=str(label))
-    if reference:
-        for name, value in reference.items():
+    for name, selector in spec.references.items():
+        value = _mean_of(data, selector)
+        if value is not None:
             ax.axhline(value, ls="--", lw=1, color="gray")
             ax.annotate(name, (ax.get_xlim()[0], value), fontsize=7, va="bottom")
-    if logx:
+    if spec.logx:
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(spec.xlabel or spec.x)
     ax.set_ylabel("top-1 (%)")
-    ax.set_title(title)
+    ax.set_title(spec.title)
     ax.legend(fontsize=7)
+    stem = spec.stem_for(data.study.name)
     files = _save(fig, out, stem, formats)
-    table = agg.assign(**{"top-1": [mean_ci(m, c) for m, c in zip(agg["top1_mean"], agg["top1_ci95"])]})
-    cols = [c for c in agg.columns if c.startswith("value.")] + ["top-1", "n"]
-    files += _tables(table[cols], out, stem, title)
+    table = agg.assign(**{"top-1 (mean ± 95% CI)": [mean_ci(m, c) for m, c in zip(agg["top1_mean"], agg["top1_ci95"])]})
+    files += _tables(table[["series", x_col, "top-1 (mean ± 95% CI)", "n"]], out, stem, spec.title)
     return FigureResult(files)
 
 
-def _scratch_reference(data: StudyData, column: str = "value.mode") -> dict[str, float]:
+def grouped_bars(spec: GroupedBars, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
     clean = data.clean
-    if column in clean and (clean[column] == "scratch").any():
-        return {"scratch": float(clean[clean[column] == "scratch"]["top1"].mean())}
-    return {}
-
-
-def fig_layers(data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
-    """Fig 3: first-k vs last-k layers, with scratch and full-transfer reference lines."""
-    clean = data.clean
-    if clean.empty or "value.side" not in clean:
-        return FigureResult(note="no finished runs of layers")
-    partial = clean[clean["value.side"].isin(["first", "last"])]
-    if partial.empty:
-        return FigureResult(note="missing runs: value.side=first/last")
-    reference = _scratch_reference(data)
-    for mode in ("copy", "distill"):
-        full = clean[(clean["value.side"] == "all") & (clean["value.mode"] == mode)]
-        if not full.empty:
-            reference[f"all layers ({mode})"] = float(full["top1"].mean())
-    partial = partial.assign(curve=partial["value.mode"] + " " + partial["value.side"] + "-k")
-    sub = StudyData(data.study, partial.assign(**{"value.curve": partial["curve"]}), data.curves, data.status)
-    return _sweep_lines(sub, out, formats, "layers", "value.k", "value.curve",
-                        "Fig 3: transferring the first or last k layers", "k (layers transferred)", reference=reference)
-
-
-def fig_heads(data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
-    clean = data.clean
-    if clean.empty or "value.heads" not in clean:
-        return FigureResult(note="no finished runs of heads")
-    transfer = clean[clean["value.mode"] != "scratch"]
-    sub = StudyData(data.study, transfer, data.curves, data.status)
-    return _sweep_lines(sub, out, formats, "heads", "value.heads", "value.mode",
-                        "Fig 4: heads transferred per layer", "heads", reference=_scratch_reference(data))
-
-
-def fig_loss_weight(data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
-    clean = data.clean
-    if clean.empty or "value.weight" not in clean:
-        return FigureResult(note="no finished runs of loss_weight")
-    return _sweep_lines(StudyData(data.study, clean.assign(**{"value.series": "distill"}), data.curves, data.status),
-                        out, formats, "loss_weight", "value.weight", "value.series",
-                        "Distillation loss weight (recipe: 3.0)", "weight λ", logx=True)
-
-
-def _grouped(data: StudyData, out, formats, stem, x_col, hue_col, title, paper_col=None):
-    clean = data.clean
-    if clean.empty or x_col not in clean or hue_col not in clean:
+    x_col = f"value.{spec.x}"
+    if clean.empty or any(f"value.{k}" not in clean for k in spec.keys()):
         return FigureResult(note=f"no finished runs of {data.study.name}")
-    agg = aggregate(clean)
+    clean = _filtered(clean, spec.where, {})
+    hue_col = f"value.{spec.hue}" if spec.hue else "series"
+    if not spec.hue:
+        clean = clean.assign(series="ours")
+    agg = aggregate(clean, by=[x_col, hue_col, "set"])
     plt = _plt()
     import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    sns.barplot(data=clean, x=x_col, y="top1", hue=hue_col, errorbar=("ci", 95), capsize=0.1, ax=ax)
+    sns.barplot(data=clean.assign(**{x_col: clean[x_col].astype(str), hue_col: clean[hue_col].astype(str)}),
+                x=x_col, y="top1", hue=hue_col, errorbar=("ci", 95), capsize=0.1, ax=ax)
     ax.set_ylim(max(0, clean["top1"].min() - 10), min(100, clean["top1"].max() + 5))
     ax.set_ylabel("top-1 (%)")
-    ax.set_xlabel(x_col.removeprefix("value."))
-    ax.set_title(title)
+    ax.set_xlabel(spec.x)
+    ax.set_title(spec.title)
     ax.legend(fontsize=7)
+    stem = spec.stem_for(data.study.name)
     files = _save(fig, out, stem, formats)
-    table = agg.assign(**{"top-1": [mean_ci(m, c) for m, c in zip(agg["top1_mean"], agg["top1_ci95"])]})
-    cols = [c for c in agg.columns if c.startswith("value.")] + ["top-1", "n"]
-    if paper_col:
-        paper = _paper(data.study)
-        table["paper"] = [paper.get(str(v)) for v in table[paper_col]]
-        cols.append("paper")
-    files += _tables(table[cols], out, stem, title)
+    table = agg.assign(**{"top-1 (mean ± 95% CI)": [mean_ci(m, c) for m, c in zip(agg["top1_mean"], agg["top1_ci95"])]})
+    cols = [x_col, hue_col, "top-1 (mean ± 95% CI)", "n"]
+    if spec.paper_column:
+        table[PAPER_LABEL] = [data.study.reference(str(v)) for v in table[x_col]]
+        cols.append(PAPER_LABEL)
+    files += _tables(table[cols], out, stem, spec.title)
     return FigureResult(files)
 
 
-def fig_qkv(data, out, formats):
-    return _grouped(data, out, formats, "qkv", "value.target", "value.kind", "Table 2: transfer Q, K or V instead of the map")
-
-
-def fig_teachers(data, out, formats):
-    """Distillation students by teacher and by their own initialisation (scratch shown as teacher 'none')."""
-    clean = data.clean
-    if clean.empty or "value.mode" not in clean:
-        return FigureResult(note="no finished runs of teachers")
-    grid = clean[clean["value.mode"].isin(["distill", "scratch"])]
-    return _grouped(StudyData(data.study, grid, data.curves, data.status), out, formats, "teachers",
-                    "value.teacher", "value.init", "Teacher choice x student initialisation (distillation)")
-
-
-def fig_pretrain_data(data, out, formats):
-    return _grouped(data, out, formats, "pretrain_data", "value.teacher_data", "value.method",
-                    "Table 3: teacher pretraining data vs downstream data")
-
-
-def fig_averaging(data, out, formats):
-    return _grouped(data, out, formats, "averaging", "value.average", "value.mode",
-                    "Appendix: teacher maps averaged before transfer")
-
-
-def fig_feature_kd(data, out, formats):
-    clean = data.clean.assign(**{"value.series": "ours"}) if not data.clean.empty else data.clean
-    return _grouped(StudyData(data.study, clean, data.curves, data.status), out, formats, "feature_kd",
-                    "value.method", "value.series", "Appendix: attention vs feature distillation", paper_col="value.method")
-
-
-def fig_scale(data, out, formats):
-    clean = data.clean
-    if clean.empty or "value.size" not in clean:
-        return FigureResult(note="no finished runs of scale")
-    return _grouped(data, out, formats, "scale", "value.size", "value.method", "Table 5: model size")
-
-
-def fig_ensembles(data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
+def ensemble_bars(spec: EnsembleBars, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
     """Table 1 (ensembles): ensemble top-1 over replicates, members' top-1 beside it."""
     rows = data.analysis("ensembles.json")
     if not rows:
-        return FigureResult(note="no ensembles analysed yet (attnxfer analyze ensembles)")
+        return FigureResult(note=f"no ensembles analysed yet (attnxfer analyze {data.study.name})")
     frame = pd.DataFrame([{"ensemble": r["name"], "top1": r["ensemble"]["top1"],
-                           "members_mean_top1": float(np.mean([m["top1"] for m in r["members"].values()]))} for r in rows])
-    paper = _paper(data.study)
+                           "members_mean_top1": float(np.mean([m["top1"] for m in r["members"].values()]))}
+                          for r in rows])
     table_rows = []
     for name, part in frame.groupby("ensemble", sort=True):
-        n = len(part)
-        std = float(part["top1"].std(ddof=1)) if n > 1 else float("nan")
-        from .aggregate import ci95_halfwidth
-
-        table_rows.append({"ensemble": name, "top-1": mean_ci(float(part["top1"].mean()), ci95_halfwidth(std, n)),
-                           "members' mean top-1": f"{part['members_mean_top1'].mean():.2f}", "replicates": n,
-                           PAPER_LABEL: paper.get(name)})
+        interval = mean_interval(part["top1"].tolist())
+        table_rows.append({"ensemble": name, "top-1 (mean ± 95% CI)": mean_ci(interval.estimate, interval.half_width),
+                           "members' mean top-1": f"{part['members_mean_top1'].mean():.2f}", "replicates": len(part),
+                           PAPER_LABEL: data.study.reference(name)})
     table = pd.DataFrame(table_rows)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -323,50 +264,49 @@ def fig_ensembles(data: StudyData, out: Path, formats: Sequence[str]) -> FigureR
     ax.set_ylim(max(0, summary.min().min() - 10), min(100, summary.max().max() + 5))
     ax.set_ylabel("top-1 (%)")
     ax.legend(fontsize=7)
-    ax.set_title("Table 1: ensembles")
-    files = _save(fig, out, "ensembles", formats) + _tables(table, out, "ensembles", "Table 1 (ensembles)")
-    return FigureResult(files)
+    ax.set_title(spec.title or "Table 1: ensembles")
+    stem = spec.stem_for(data.study.name)
+    return FigureResult(_save(fig, out, stem, formats) + _tables(table, out, stem, spec.title or "Table 1 (ensembles)"))
 
 
-def fig_robustness(data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
-    """Table 4 at matched clean accuracy, and a heatmap of accuracy per corruption and method."""
-    files: list[Path] = []
-    notes = []
+def corruption_heatmap(spec: CorruptionHeatmap, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
     results = data.results
+    column = f"value.{spec.key}"
     corr = results[results["set"].astype(str).str.startswith("corruptions/")] if not results.empty else results
-    if not corr.empty and "value.method" in corr:
-        corr = corr.assign(corruption=corr["set"].str.split("/").str[1])
-        heat = corr.pivot_table(index="value.method", columns="corruption", values="top1", aggfunc="mean")
-        heat = heat.loc[_order(list(heat.index))]
-        plt = _plt()
-        import seaborn as sns
+    if corr.empty or column not in corr:
+        return FigureResult(note="no corruption evaluations")
+    corr = corr.assign(corruption=corr["set"].str.split("/").str[1])
+    heat = corr.pivot_table(index=column, columns="corruption", values="top1", aggfunc="mean")
+    heat = heat.loc[_order(list(heat.index))]
+    plt = _plt()
+    import seaborn as sns
 
-        fig, ax = plt.subplots(figsize=(10, 0.5 * len(heat) + 1.5))
-        sns.heatmap(heat, annot=True, fmt=".0f", cmap="viridis", ax=ax, cbar_kws={"label": "top-1 (%)"})
-        ax.set_title("top-1 per corruption (mean over 5 severities and seeds)")
-        ax.set_ylabel("")
-        files += _save(fig, out, "corruptions_heatmap", formats)
-    else:
-        notes.append("no corruption evaluations")
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(heat) + 1.5))
+    sns.heatmap(heat, annot=True, fmt=".0f", cmap="viridis", ax=ax, cbar_kws={"label": "top-1 (%)"})
+    ax.set_title(spec.title or "top-1 per corruption (mean over 5 severities and seeds)")
+    ax.set_ylabel("")
+    return FigureResult(_save(fig, out, spec.stem_for(data.study.name), formats))
+
+
+def matched_table(spec: MatchedTable, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
     matched = data.analysis("matched.json")
-    if matched:
-        rows = []
-        for item in matched:
-            for row in item["rows"]:
-                corruptions = [v for k, v in row["sets"].items() if k.startswith("corruptions/")]
-                rows.append({"pair": f"finetune vs {item['method']}", "seed": item["seed"],
-                             "run": Path(row["run"]).name, "epoch": row["epoch"], "clean top-1": row["clean_top1"],
-                             "mean corruption top-1": float(np.mean(corruptions)) if corruptions else float("nan")})
-        files += _tables(pd.DataFrame(rows), out, "robustness_matched", "Table 4: robustness at matched clean accuracy")
-    else:
-        notes.append("no matched-accuracy analysis (attnxfer analyze robustness)")
-    return FigureResult(files, "; ".join(notes) if not files else "")
+    if not matched:
+        return FigureResult(note=f"no matched-accuracy analysis (attnxfer analyze {data.study.name})")
+    rows = []
+    for item in matched:
+        for row in item["rows"]:
+            corruptions = [v for k, v in row["sets"].items() if k.startswith("corruptions/")]
+            rows.append({"pair": f"finetune vs {item['method']}", "seed": item["seed"],
+                         "run": Path(row["run"]).name, "epoch": row["epoch"], "clean top-1": row["clean_top1"],
+                         "mean corruption top-1": float(np.mean(corruptions)) if corruptions else float("nan")})
+    return FigureResult(_tables(pd.DataFrame(rows), out, spec.stem_for(data.study.name),
+                                spec.title or "Table 4: robustness at matched clean accuracy"))
 
 
-def fig_similarity(data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
+def similarity_lines(spec: SimilarityLines, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
     rows = data.analysis("similarity.json")
     if not rows:
-        return FigureResult(note="no similarity analysis (attnxfer analyze similarity)")
+        return FigureResult(note=f"no similarity analysis (attnxfer analyze {data.study.name})")
     records = []
     for row in rows:
         for layer, values in row["layers"].items():
@@ -385,33 +325,47 @@ def fig_similarity(data: StudyData, out: Path, formats: Sequence[str]) -> Figure
                      hue_order=_order(frame["method"].unique()))
         ax.set_title(f"JSD to the {ref} model (best head matching)")
         ax.set_ylabel("Jensen-Shannon divergence (bits)")
-    files = _save(fig, out, "similarity", formats)
+    stem = spec.stem_for(data.study.name)
+    files = _save(fig, out, stem, formats)
     table = frame.groupby(["method", "reference"]).agg(jsd=("jsd", "mean")).reset_index()
-    files += _tables(table, out, "similarity", "Mean JSD over layers (best head matching)")
-    return FigureResult(files)
+    return FigureResult(files + _tables(table, out, stem, spec.title or "Mean JSD over layers (best head matching)"))
 
 
-def fig_attention_maps(data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
+def attention_maps_picture(spec: AttentionMapsPicture, data: StudyData, out: Path,
+                           formats: Sequence[str]) -> FigureResult:
     if data.analyses_dir is None or not (data.analyses_dir / "attention_maps.png").exists():
-        return FigureResult(note="no attention-map picture (attnxfer analyze)")
+        return FigureResult(note=f"no attention-map picture (attnxfer analyze {data.study.name})")
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{data.study.name}_attention_maps.png"
+    target = out / f"{spec.stem_for(data.study.name)}.png"
     target.write_bytes((data.analyses_dir / "attention_maps.png").read_bytes())
     return FigureResult([target])
 
 
-FIGURES: dict[str, list[Callable[[StudyData, Path, Sequence[str]], FigureResult]]] = {
-    "main": [fig_main, fig_attention_maps],
-    "ensembles": [fig_ensembles],
-    "qkv": [fig_qkv],
-    "layers": [fig_layers],
-    "heads": [fig_heads],
-    "teachers": [fig_teachers],
-    "loss_weight": [fig_loss_weight],
-    "pretrain_data": [fig_pretrain_data],
-    "robustness": [fig_robustness],
-    "scale": [fig_scale],
-    "similarity": [fig_similarity, fig_attention_maps],
-    "averaging": [fig_averaging],
-    "feature_kd": [fig_feature_kd],
+Renderer = Callable[[FigureSpec, StudyData, Path, Sequence[str]], FigureResult]
+RENDERERS: dict[type, Renderer] = {
+    MethodBars: method_bars,
+    SweepLines: sweep_lines,
+    GroupedBars: grouped_bars,
+    EnsembleBars: ensemble_bars,
+    CorruptionHeatmap: corruption_heatmap,
+    MatchedTable: matched_table,
+    SimilarityLines: similarity_lines,
+    AttentionMapsPicture: attention_maps_picture,
 }
+
+
+def render(spec: FigureSpec, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
+    return RENDERERS[type(spec)](spec, data, out, formats)
+
+
+def study_figures(study: Study, tables: Path, out: Path, formats: Sequence[str]) -> list[FigureResult]:
+    """Every figure ``study`` declares, from its collected tables (a note when it was never collected)."""
+    data = load_study_data(study, tables)
+    if data is None:
+        return [FigureResult(note=f"not collected (attnxfer collect {study.name})")]
+    return [render(spec, data, out, formats) for spec in study.figures]
+
+
+def render_figures(studies: Sequence[Study], tables: Path, out: Path,
+                   formats: Sequence[str]) -> dict[str, list[FigureResult]]:
+    return {study.name: study_figures(study, tables, out, formats) for study in studies}

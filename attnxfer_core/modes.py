@@ -84,3 +84,11 @@ MODE_SPECS: dict[Mode, ModeSpec] = {
 
 def spec_of(mode: Mode) -> ModeSpec:
     return MODE_SPECS[Mode(mode)]
+
+
+def mode_for(kind: Kind, target: Target) -> Mode:
+    """The mode that transfers ``target`` by ``kind`` (e.g. copy + q -> copy_q)."""
+    for mode, spec in MODE_SPECS.items():
+        if spec.kind is kind and spec.target is target:
+            return mode
+    raise KeyError((kind, target))

@@ -10,15 +10,15 @@ RUNS=("$@")
 if [ ${#RUNS[@]} -eq 0 ]; then
   mapfile -t RUNS < <(.venv/bin/python -c "
 from attnxfer_core.modes import Mode
-from attnxfer_core.presets import embedded
-from attnxfer_core.runner import run_dir_of
+from attnxfer_core.experiments.presets import embedded
+from attnxfer_core.runs.rundir import run_dir_of
 for mode in (Mode.DISTILL, Mode.COPY, Mode.SCRATCH):
     print(run_dir_of(embedded(mode, 0)).path)")
 fi
 mkdir -p "$OUT"
 {
   echo "# attnxfer analysis benchmarks on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "# code $(.venv/bin/python -c "from attnxfer_core.provenance import code_version; print(code_version())")"
+  echo "# code $(.venv/bin/python -c "from attnxfer_core.runs.provenance import code_version; print(code_version())")"
   echo "\$ attnxfer bench-plan"
   $CLI bench-plan
   echo "\$ attnxfer bench-collect"

@@ -7,7 +7,7 @@ BENCH=".venv/bin/attnxfer bench"
 mkdir -p "$OUT"
 {
   echo "# attnxfer bench on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "# code $(.venv/bin/python -c "from attnxfer_core.provenance import code_version; print(code_version())")"
+  echo "# code $(.venv/bin/python -c "from attnxfer_core.runs.provenance import code_version; print(code_version())")"
   # bf16 autocast is ~20x slower than fp32 on this AVX2-only CPU, so it gets fewer steps
   echo "\$ $BENCH --shape embedded --precision fp32 --modes copy,distill --steps 15 --warmup 3"
   $BENCH --shape embedded --precision fp32 --modes copy,distill --steps 15 --warmup 3 --json "$OUT/cpu_bench_embedded.json"

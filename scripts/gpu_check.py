@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from attnxfer_core import AttentionTransferModel, Mode, TransferConfig, attention_logits, build_plan  # noqa: E402
-from attnxfer_core.bench import bench_shape, format_table  # noqa: E402
+from attnxfer_core.bench.steps import bench_shape, format_table  # noqa: E402
 
 
 def correctness(device: torch.device) -> dict:
@@ -47,14 +47,16 @@ def correctness(device: torch.device) -> dict:
         hand = q @ k.transpose(-2, -1) * 32 ** -0.5
         out["attention_logits_max_err"] = float((attention_logits(teacher, x, layers=[2])[2] - hand).abs().max())
         for mode in (Mode.COPY, Mode.DISTILL, Mode.COPY_Q, Mode.DISTILL_V):
-            model = AttentionTransferModel(twin, teacher, build_plan(TransferConfig(mode=mode, layers="all"), twin, teacher)).eval()
+            model = AttentionTransferModel(
+                twin, teacher, build_plan(TransferConfig(mode=mode, layers="all"), twin, teacher)).eval()
             out[f"twin_{mode.value}_max_err"] = float((model(x)["logits"] - ref).abs().max())
     for precision in ("fp32", "bf16"):
         grads, losses = [], []
         for fused in (True, False):
             torch.manual_seed(1)
             student = timm.create_model("vit_tiny_patch16_224", **kw).to(device)
-            model = AttentionTransferModel(student, teacher, build_plan(TransferConfig(mode=Mode.DISTILL, layers="all"), student, teacher))
+            model = AttentionTransferModel(
+                student, teacher, build_plan(TransferConfig(mode=Mode.DISTILL, layers="all"), student, teacher))
             model.fused = fused
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                 o = model.train()(x)

@@ -9,10 +9,8 @@ uninterrupted run would.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
-import socket
 import time
 import traceback
 from pathlib import Path
@@ -22,12 +20,12 @@ import submitit
 
 from attnxfer_core.config import RunConfig, from_dict, to_dict
 from attnxfer_core.errors import failure_line
-from attnxfer_core.rundir import RunDir, atomic_write_json
-from attnxfer_core.runner import execute, run_dir_of
-from attnxfer_core.signals import graceful_stop, received
+from attnxfer_core.evaluation.posthoc import evaluate_run
+from attnxfer_core.runs.rundir import RunDir, run_dir_of
+from attnxfer_core.training.distributed import init_from_submitit
+from attnxfer_core.training.execute import execute
+from attnxfer_core.training.signals import graceful_stop, received
 
-ATTEMPTS = "attempts.jsonl"
-JOB = "job.json"
 DEP_POLL_SECONDS = 2.0
 
 
@@ -80,8 +78,6 @@ class TrainJob(submitit.helpers.Checkpointable):
         return from_dict(RunConfig, self.config)
 
     def __call__(self) -> dict:
-        from attnxfer_core.distributed import init_from_submitit
-
         cfg = self.run_config
         rd = run_dir_of(cfg)
         ctx = init_from_submitit() if _in_submitit() else None
@@ -89,9 +85,7 @@ class TrainJob(submitit.helpers.Checkpointable):
         if main:
             rd.path.mkdir(parents=True, exist_ok=True)
             rd.clear_failure()
-            with open(rd.path / ATTEMPTS, "a") as handle:
-                handle.write(json.dumps({"job_id": _job_id(), "host": socket.gethostname(), "pid": os.getpid(),
-                                         "started_at": _now()}) + "\n")
+            rd.record_attempt(_job_id(), _now())
         try:
             wait_for_dependencies(self.dep_dirs)
             with graceful_stop((signal.SIGUSR2,)) as previous:
@@ -103,8 +97,6 @@ class TrainJob(submitit.helpers.Checkpointable):
                     handler(received(), None)
                 raise RuntimeError(f"stopped by signal {received()} at step {result.stopped_at}")
             if self.evaluations and main and result.finished:
-                from attnxfer_core.evals.runner import evaluate_run
-
                 evaluate_run(rd.path, self.evaluations)
             return result.summary
         except Exception as exc:
@@ -141,8 +133,7 @@ class QueueJob(submitit.helpers.Checkpointable):
 
 
 def record_submission(rd: RunDir, job_id: str, executor: str, folder: str) -> None:
-    rd.path.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(rd.path / JOB, {"job_id": job_id, "executor": executor, "submitted_at": _now(), "folder": folder})
+    rd.record_job(job_id, executor, folder, _now())
 
 
 def job_config(cfg: RunConfig) -> dict:

@@ -4,21 +4,18 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
-from attnxfer_core.rundir import RunDir, read_json_record, read_jsonl
+from attnxfer_core.runs.rundir import RunDir, RunState, StateReport
 
-from .job import ATTEMPTS, JOB
-
-ACTIVE_SLURM = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED", "REQUEUE_HOLD", "REQUEUE_FED"}
-FAILED_SLURM = {"FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE"}
+ACTIVE_SLURM = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED", "REQUEUE_HOLD",
+                "REQUEUE_FED"}
 
 
 @dataclass
 class RunStatus:
     run_id: str
-    state: str  # done | running | pending | failed | not submitted
+    state: str  # a RunState value: done | running | pending | stopped | failed | not started
     job_id: Optional[str]
     restarts: int
     last_epoch: Optional[int]
@@ -51,37 +48,38 @@ def _local_alive(job_id: str) -> bool:
         return False
 
 
+def scheduler(states: dict[str, str]) -> Callable[[dict, list[dict]], Optional[StateReport]]:
+    """What the scheduler says about a run's job, in :class:`RunState` terms (for :meth:`RunDir.state`).
+
+    ``states``: sacct's answer for SLURM jobs; local jobs are checked by process id.
+    """
+    def lookup(job: dict, attempts: list[dict]) -> Optional[StateReport]:
+        job_id = str(job.get("job_id", ""))
+        if job.get("executor") == "slurm":
+            sched = states.get(job_id, "UNKNOWN")
+            if sched in ACTIVE_SLURM:
+                return StateReport(RunState.RUNNING if sched in {"RUNNING", "COMPLETING"} else RunState.PENDING)
+            if sched == "UNKNOWN" and not attempts:
+                return StateReport(RunState.PENDING)
+            return StateReport(RunState.FAILED, f"scheduler: {sched}")
+        if _local_alive(job_id):  # local: the job id is the controller's pid
+            return StateReport(RunState.RUNNING if attempts else RunState.PENDING)
+        return StateReport(RunState.FAILED, "local job exited without finishing")
+
+    return lookup
+
+
 def run_status(run_id: str, rd: RunDir, states: dict[str, str]) -> RunStatus:
-    job = read_json_record(rd.path / JOB)
-    attempts = read_jsonl(rd.path / ATTEMPTS)
+    report = rd.state(scheduler(states))
+    job = rd.job()
     metrics = rd.metrics() if rd.path.exists() else []
     last_epoch = max((r.get("epoch", 0) for r in metrics), default=None)
-    restarts = max(0, len(attempts) - 1)
-    failure = rd.failure()  # tolerant: a job may be replacing it right now
-    job_id = job["job_id"] if job else None
-    if rd.finished:
-        state, error = "done", ""
-    elif failure is not None:
-        state, error = "failed", failure.get("error", "")
-    elif job is None:
-        state, error = ("stopped" if rd.has_checkpoint() else "not submitted"), ""
-    elif job["executor"] == "slurm":
-        sched = states.get(job_id, "UNKNOWN")
-        if sched in ACTIVE_SLURM:
-            state = "running" if sched in {"RUNNING", "COMPLETING"} else "pending"
-            error = ""
-        elif sched in FAILED_SLURM:
-            state, error = "failed", f"scheduler: {sched}"
-        else:
-            state, error = ("pending", "") if sched == "UNKNOWN" and not attempts else ("failed", f"scheduler: {sched}")
-    else:  # local: the job id is the controller's pid
-        state = ("running" if attempts else "pending") if _local_alive(job_id) else "failed"
-        error = "" if state != "failed" else "local job exited without finishing"
-    return RunStatus(run_id, state, job_id, restarts, last_epoch, error)
+    restarts = max(0, len(rd.attempts()) - 1)
+    return RunStatus(run_id, report.state.value, job["job_id"] if job else None, restarts, last_epoch, report.reason)
 
 
 def active(status: RunStatus) -> bool:
-    return status.state in ("running", "pending")
+    return status.state in (RunState.RUNNING.value, RunState.PENDING.value)
 
 
 def format_status(rows: list[RunStatus], labels: dict[str, str]) -> str:
@@ -98,10 +96,5 @@ def format_status(rows: list[RunStatus], labels: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def job_ids_of(run_dirs: Sequence[Path]) -> list[str]:
-    ids = []
-    for path in run_dirs:
-        job = read_json_record(path / JOB)
-        if job is not None:
-            ids.append(job["job_id"])
-    return ids
+def job_ids_of(run_dirs: Sequence[RunDir]) -> list[str]:
+    return [job["job_id"] for job in (rd.job() for rd in run_dirs) if job is not None]

@@ -19,12 +19,12 @@ from typing import Optional, Sequence
 import submitit
 
 from attnxfer_core.errors import UserError
-from attnxfer_core.runner import run_dir_of
-from attnxfer_core.study import PlannedRun, Resources
-
-from .job import QueueJob, TrainJob, job_config, record_submission
-from .profiles import ClusterProfile
-from .status import RunStatus, active, job_ids_of, run_status, slurm_states
+from attnxfer_core.experiments.resources import Resources
+from attnxfer_core.experiments.study import PlannedRun
+from attnxfer_core.runs.rundir import SUBMIT_LOCK, SUBMITIT, RunState, run_dir_of
+from slurm.job import QueueJob, TrainJob, job_config, record_submission
+from slurm.profiles import ClusterProfile
+from slurm.status import RunStatus, active, job_ids_of, run_status, slurm_states
 
 EXECUTORS = ("slurm", "local", "debug")
 MAX_TIMEOUT_REQUEUES = 50  # a run longer than its job's time limit requeues itself this many times
@@ -39,7 +39,7 @@ class Submission:
 
 def current_status(runs: Sequence[PlannedRun]) -> dict[str, RunStatus]:
     dirs = {r.run_id: run_dir_of(r.config) for r in runs}
-    states = slurm_states(job_ids_of([d.path for d in dirs.values()]))
+    states = slurm_states(job_ids_of(list(dirs.values())))
     return {rid: run_status(rid, rd, states) for rid, rd in dirs.items()}
 
 
@@ -130,7 +130,7 @@ class _SubmitLock:
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
-        self.handle = open(root / ".submit.lock", "a+")
+        self.handle = open(root / SUBMIT_LOCK, "a+")
 
     def __enter__(self) -> "_SubmitLock":
         fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX)
@@ -154,11 +154,13 @@ def submit_runs(
         check_cluster(profile, [r.resources for r in runs])  # before anything is written
     with _SubmitLock(root):
         status = current_status(runs)
+        startable = {RunState.NOT_STARTED.value, RunState.STOPPED.value}
+        failed = RunState.FAILED.value
         todo = {r.run_id for r in runs
-                if status[r.run_id].state in ("not submitted", "stopped") or (retry_failed and status[r.run_id].state == "failed")}
+                if status[r.run_id].state in startable or (retry_failed and status[r.run_id].state == failed)}
         by_id = {r.run_id: r for r in runs}
         blocked = {rid for rid in todo
-                   if any(status[d].state == "failed" and d not in todo for d in by_id[rid].deps)}
+                   if any(status[d].state == failed and d not in todo for d in by_id[rid].deps)}
         for rid in sorted(blocked):
             print(f"skipping {rid}: a dependency failed (use --retry-failed)", file=out)
         todo -= blocked
@@ -173,7 +175,7 @@ def submit_runs(
             for rid in sorted(todo, key=lambda r: (lvl[r], r)):
                 print(f"would submit {rid} (level {lvl[rid]}, {by_id[rid].resources})", file=out)
             return [], []
-        folder = root / ".submitit"
+        folder = root / SUBMITIT
         if kind == "slurm":
             return _submit_slurm(runs, todo, lvl, status, profile, folder, out, tuple(evaluations))
         return _submit_local(runs, todo, lvl, kind, profile, folder, out, tuple(evaluations))
@@ -195,7 +197,8 @@ def _submit_slurm(runs, todo, lvl, status, profile, folder, out, evaluations):
         for res, members in groups.items():
             after = sorted({job_of[d] for r in members for d in r.deps if d in job_of})
             executor = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=MAX_TIMEOUT_REQUEUES)
-            executor.update_parameters(**executor_parameters("slurm", profile, res, "afterok:" + ":".join(after) if after else None))
+            executor.update_parameters(**executor_parameters("slurm", profile, res,
+                                                             "afterok:" + ":".join(after) if after else None))
             with executor.batch():
                 array = [executor.submit(_train_job(r, by_id, evaluations)) for r in members]
             for run, job in zip(members, array):

@@ -10,7 +10,7 @@ import pkgutil
 from typing import Optional
 
 from attnxfer_core.errors import UserError
-from attnxfer_core.study import Study
+from attnxfer_core.experiments.study import Study
 
 _CACHE: Optional[dict[str, Study]] = None
 
@@ -27,7 +27,8 @@ def load_studies() -> dict[str, Study]:
         try:
             module = importlib.import_module(f"{__name__}.{info.name}")
         except Exception as exc:  # a study file is user code: any failure is reported, not raised raw
-            raise UserError(f"study file studies/{info.name}.py failed to import: {type(exc).__name__}: {exc}") from None
+            raise UserError(f"study file studies/{info.name}.py failed to import: "
+                            f"{type(exc).__name__}: {exc}") from None
         study = getattr(module, "STUDY", None)
         if not isinstance(study, Study):
             raise UserError(f"studies/{info.name}.py defines no STUDY = Study(...)")

@@ -1,7 +1,9 @@
-"""Table 1 (ensembles): a distilled student with its fine-tuned teacher, against two fine-tuned or two scratch models."""
+"""Table 1 (ensembles): a distilled student with its fine-tuned teacher, against two fine-tuned or two
+scratch models."""
+from attnxfer_core.experiments.figures import EnsembleBars
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import EnsembleSpec, Reference, Study, product
 from attnxfer_core.modes import Mode
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import EnsembleSpec, Reference, Study, product
 
 METHODS = ("scratch", "finetune", "copy", "distill")
 
@@ -32,4 +34,5 @@ STUDY = Study(
     analyses=("ensembles",),
     references=(Reference("distill+finetune", 86.3, "secondary source (?)"),
                 Reference("finetune+finetune", None, "unknown"), Reference("scratch+scratch", None, "unknown")),
+    figures=(EnsembleBars(title="Table 1: ensembles"),),
 )

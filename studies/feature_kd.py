@@ -1,7 +1,9 @@
 """Appendix: feature distillation of the residual stream as a baseline against attention distillation."""
+from attnxfer_core.experiments.claims import Superiority
+from attnxfer_core.experiments.figures import GroupedBars
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Reference, Study, product
 from attnxfer_core.modes import Mode
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import Reference, Study, product
 
 STUDY = Study(
     name="feature_kd",
@@ -10,4 +12,7 @@ STUDY = Study(
     points=lambda scale: product(method=("scratch", "distill", "feature_kd")),
     build=lambda scale, p: base_run(scale, Mode(p["method"])),
     references=(Reference("distill", 85.7), Reference("feature_kd", 81.3)),
+    figures=(GroupedBars(x="method", title="Appendix: attention vs feature distillation", paper_column=True),),
+    claims=(Superiority(text="Attention distillation beats residual-stream feature distillation",
+                        better={"method": "distill"}, worse={"method": "feature_kd"}, paper=4.4),),
 )

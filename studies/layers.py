@@ -1,26 +1,42 @@
 """Fig 3: transfer only the first k or the last k layers, k over the depth."""
+from attnxfer_core.experiments.claims import Superiority
+from attnxfer_core.experiments.figures import SweepLines
+from attnxfer_core.experiments.scales import base_run, depth_of
+from attnxfer_core.experiments.study import Reference, Study, with_values
 from attnxfer_core.modes import Mode
-from attnxfer_core.scales import base_run, depth_of
-from attnxfer_core.study import Reference, Study, with_values
+
+
+def _ks(scale):
+    depth = depth_of(scale)
+    ks = range(1, depth + 1) if depth <= 8 else range(depth // 6, depth + 1, depth // 6)
+    return [k for k in ks if k < depth]
 
 
 def _points(scale):
     depth = depth_of(scale)
-    ks = range(1, depth + 1) if depth <= 8 else range(depth // 6, depth + 1, depth // 6)
-    points = [{"mode": "scratch", "side": "none", "k": 0}]
-    for mode in ("copy", "distill"):
-        points.append({"mode": mode, "side": "all", "k": depth})  # full transfer: the reference line
+    points = [{"method": "scratch", "side": "none", "k": 0}]
+    for method in ("copy", "distill"):
+        points.append({"method": method, "side": "all", "k": depth})  # full transfer: the reference line
         for side in ("first", "last"):
-            points += [{"mode": mode, "side": side, "k": k} for k in ks if k < depth]
+            points += [{"method": method, "side": side, "k": k} for k in _ks(scale)]
     return points
 
 
 def _build(scale, p):
-    cfg = base_run(scale, Mode(p["mode"]))
-    if p["mode"] == "scratch":
+    cfg = base_run(scale, Mode(p["method"]))
+    if p["method"] == "scratch":
         return cfg
     layers = "all" if p["side"] == "all" else f"{p['side']}:{p['k']}"
     return with_values(cfg, {"transfer.layers": layers})
+
+
+def _claims(scale):
+    ks = _ks(scale)
+    k = ks[len(ks) // 2]  # the middle of the sweep: half the depth
+    return tuple(Superiority(text=f"Later layers matter more: last-{k} beats first-{k} ({method})",
+                             better={"method": method, "side": "last", "k": k},
+                             worse={"method": method, "side": "first", "k": k})
+                 for method in ("copy", "distill"))
 
 
 STUDY = Study(
@@ -30,4 +46,11 @@ STUDY = Study(
     points=_points,
     build=_build,
     references=(Reference("trend", None, "more layers better; later layers matter more (values unknown)"),),
+    figures=(SweepLines(x="k", hue=("method", "side"), where={"side": ("first", "last")},
+                        xlabel="k (layers transferred)",
+                        title="Fig 3: transferring the first or last k layers",
+                        references={"scratch": {"method": "scratch"},
+                                    "all layers (copy)": {"method": "copy", "side": "all"},
+                                    "all layers (distill)": {"method": "distill", "side": "all"}}),),
+    claims=_claims,
 )

@@ -1,7 +1,8 @@
 """The distillation weight lambda (3.0 in the recipe)."""
+from attnxfer_core.experiments.figures import SweepLines
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Reference, Study, with_values
 from attnxfer_core.modes import Mode
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import Reference, Study, with_values
 
 WEIGHTS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
@@ -12,4 +13,6 @@ STUDY = Study(
     points=lambda scale: [{"weight": w} for w in WEIGHTS],
     build=lambda scale, p: with_values(base_run(scale, Mode.DISTILL), {"transfer.weight": p["weight"]}),
     references=(Reference("distill@3.0", 85.7, "the recipe's weight"),),
+    figures=(SweepLines(x="weight", hue="method", logx=True, xlabel="weight λ",
+                        title="Distillation loss weight (recipe: 3.0)"),),
 )

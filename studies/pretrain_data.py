@@ -2,10 +2,11 @@
 from dataclasses import replace
 
 from attnxfer_core.config import PretrainMethod
+from attnxfer_core.experiments.figures import GroupedBars
+from attnxfer_core.experiments.presets import embedded_teacher
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Reference, Study, product, with_values
 from attnxfer_core.modes import Mode
-from attnxfer_core.presets import embedded_teacher
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import Reference, Study, product, with_values
 
 # Paper scale: MAE ViT-L/16 teachers by pretraining data. Only the IN-1k one is on the timm hub;
 # the others are files you provide (these paths are where the study looks for them).
@@ -25,7 +26,8 @@ PAPER_DOWNSTREAM = {
 def _points(scale):
     if scale == "embedded":
         return [{"teacher_data": "none", "downstream": "fashion_mnist", "method": "scratch"}] + product(
-            teacher_data=("fashion_mnist", "mnist5k"), downstream=("fashion_mnist",), method=("finetune", "copy", "distill"))
+            teacher_data=("fashion_mnist", "mnist5k"), downstream=("fashion_mnist",),
+            method=("finetune", "copy", "distill"))
     return [{"teacher_data": "none", "downstream": d, "method": "scratch"} for d in PAPER_DOWNSTREAM] + product(
         teacher_data=tuple(PAPER_TEACHER_FILES), downstream=tuple(PAPER_DOWNSTREAM), method=("finetune", "distill"))
 
@@ -51,5 +53,8 @@ STUDY = Study(
     description="Does transfer still work when the teacher was pretrained on other data than the task's?",
     points=_points,
     build=_build,
-    references=(Reference("shift", None, "transfer matches fine-tuning when data match, falls behind under shift (values unknown)"),),
+    references=(Reference("shift", None,
+                          "transfer matches fine-tuning when data match, falls behind under shift (values unknown)"),),
+    figures=(GroupedBars(x="teacher_data", hue="method",
+                         title="Table 3: teacher pretraining data vs downstream data"),),
 )

@@ -1,7 +1,8 @@
 """Table 4 (+ corruptions): robustness of fine-tuned vs distilled students at matched clean accuracy."""
+from attnxfer_core.experiments.figures import CorruptionHeatmap, MatchedTable
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Reference, Study, product, with_values
 from attnxfer_core.modes import Mode
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import Reference, Study, product, with_values
 
 
 def _build(scale, p):
@@ -19,5 +20,7 @@ STUDY = Study(
     evaluations=("clean", "clean_subset", "corruptions"),
     analyses=("matched",),
     references=(Reference("IN-V2", None, "distill holds on V2 (values unknown)"),
-                Reference("IN-A/R/Sketch", None, "distill degrades more than fine-tune on larger shifts (values unknown)")),
+                Reference("IN-A/R/Sketch", None,
+                          "distill degrades more than fine-tune on larger shifts (values unknown)")),
+    figures=(CorruptionHeatmap(), MatchedTable()),
 )

@@ -2,10 +2,11 @@
 from dataclasses import replace
 
 from attnxfer_core.config import PretrainMethod
+from attnxfer_core.experiments.figures import GroupedBars
+from attnxfer_core.experiments.presets import EMBEDDED_MODEL, embedded_teacher
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Reference, Study, product, with_values
 from attnxfer_core.modes import Mode
-from attnxfer_core.presets import EMBEDDED_MODEL, embedded_teacher
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import Reference, Study, product, with_values
 
 EMBEDDED_SIZES = {
     "tiny": dict(embed_dim=32, depth=4, num_heads=2),
@@ -42,5 +43,7 @@ STUDY = Study(
     points=lambda scale: product(size=tuple(EMBEDDED_SIZES if scale == "embedded" else PAPER_SIZES),
                                  method=("scratch", "finetune", "copy", "distill")),
     build=_build,
-    references=(Reference("trend", None, "transfer scales with size like fine-tuning; scratch saturates (values unknown)"),),
+    references=(Reference("trend", None,
+                          "transfer scales with size like fine-tuning; scratch saturates (values unknown)"),),
+    figures=(GroupedBars(x="size", hue="method", title="Table 5: model size"),),
 )

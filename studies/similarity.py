@@ -1,7 +1,8 @@
 """Appendix: how similar is each student's attention to the pretrained teacher's and to a fine-tuned model's?"""
+from attnxfer_core.experiments.figures import AttentionMapsPicture, SimilarityLines
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Reference, Study, product
 from attnxfer_core.modes import Mode
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import Reference, Study, product
 
 STUDY = Study(
     name="similarity",
@@ -11,4 +12,5 @@ STUDY = Study(
     build=lambda scale, p: base_run(scale, Mode(p["method"])),
     analyses=("similarity", "attention_maps"),
     references=(Reference("copy_q", None, "far from both references despite high accuracy (values unknown)"),),
+    figures=(SimilarityLines(), AttentionMapsPicture()),
 )

@@ -2,10 +2,12 @@
 from dataclasses import replace
 
 from attnxfer_core.config import PretrainMethod, TeacherConfig, TeacherSource
+from attnxfer_core.experiments.claims import Superiority
+from attnxfer_core.experiments.figures import GroupedBars
+from attnxfer_core.experiments.presets import EMBEDDED_MODEL, embedded_teacher
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Reference, Study, with_values
 from attnxfer_core.modes import Mode
-from attnxfer_core.presets import EMBEDDED_MODEL, embedded_teacher
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import Reference, Study, with_values
 
 # Paper scale: timm checkpoints. Patch-14 teachers need patch-14 students (equal token counts).
 PAPER_TEACHERS = {
@@ -25,17 +27,17 @@ def _embedded_source(name: str) -> TeacherConfig:
 def _points(scale):
     teachers = ("mae", "supervised", "random") if scale == "embedded" else tuple(PAPER_TEACHERS)
     inits = ("mae", "supervised") if scale == "embedded" else ("mae",)
-    points = [{"mode": "scratch", "teacher": "none", "init": "random"}]
-    points += [{"mode": m, "teacher": t, "init": "random"} for m in ("copy", "distill") for t in teachers]
+    points = [{"method": "scratch", "teacher": "none", "init": "random"}]
+    points += [{"method": m, "teacher": t, "init": "random"} for m in ("copy", "distill") for t in teachers]
     # a pretrained student init must fit the student, whose patch size follows the teacher's
     fits = [t for t in teachers if scale == "embedded" or PAPER_TEACHERS[t][1] == 16]
-    points += [{"mode": "distill", "teacher": t, "init": i} for t in fits for i in inits]
+    points += [{"method": "distill", "teacher": t, "init": i} for t in fits for i in inits]
     return points
 
 
 def _build(scale, p):
-    cfg = base_run(scale, Mode(p["mode"]))
-    if p["mode"] == "scratch":
+    cfg = base_run(scale, Mode(p["method"]))
+    if p["method"] == "scratch":
         return cfg
     if scale == "embedded":
         cfg = replace(cfg, teacher=_embedded_source(p["teacher"]))
@@ -50,6 +52,14 @@ def _build(scale, p):
     return with_values(cfg, values)
 
 
+def _claims(scale):
+    if scale != "embedded":
+        return ()  # the random-teacher control exists at embedded scale only
+    return (Superiority(text="Teacher quality dominates: a pretrained teacher beats a random one (distill)",
+                        better={"method": "distill", "init": "random", "teacher": "supervised"},
+                        worse={"method": "distill", "init": "random", "teacher": "random"}),)
+
+
 STUDY = Study(
     name="teachers",
     paper="teacher choice; appendix teacher x student-init grid",
@@ -57,4 +67,7 @@ STUDY = Study(
     points=_points,
     build=_build,
     references=(Reference("grid", None, "teacher quality dominates (values unknown)"),),
+    figures=(GroupedBars(x="teacher", hue="init", where={"method": ("distill", "scratch")},
+                         title="Teacher choice x student initialisation (distillation)"),),
+    claims=_claims,
 )

@@ -6,13 +6,30 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.aggregate import aggregate, ci95_halfwidth
-from analysis.collect import collect_study
-from analysis.figures import FIGURES
-from analysis.replication import DOES_NOT, INCONCLUSIVE, REPLICATES, greater
-from analysis.report import collect, dashboard, figures
-from analysis.synthetic import populate
+from analysis.aggregate import aggregate
+from analysis.collect import collect_studies, collect_study
+from analysis.dashboard import write_dashboard
+from analysis.figures import render_figures
+from analysis.stats import t_halfwidth
+from analysis.study_data import StudyData
+from analysis.verdicts import DOES_NOT, INCONCLUSIVE, REPLICATES, superiority
+from attnxfer_core.bench.synthetic_runs import populate
+from attnxfer_core.experiments.claims import Superiority
 from studies import get_study, load_studies
+
+ALL = list(load_studies().values())
+
+
+def collect(names, *args):
+    return collect_studies([get_study(n) for n in names] or ALL, *args)
+
+
+def figures(names, *args):
+    return render_figures([get_study(n) for n in names] or ALL, *args)
+
+
+def dashboard(names, *args):
+    return write_dashboard([get_study(n) for n in names] or ALL, *args)
 
 
 def _runs(name, root, seeds=2, *values):
@@ -25,7 +42,7 @@ def test_collect_reads_done_failed_and_half_written_runs(tmp_path):
     study = get_study("main")
     c = collect_study(study, runs, cache_path=tmp_path / "cache.json")
     states = c.status["state"].value_counts().to_dict()
-    assert states == {"done": 10, "failed": 1, "unfinished": 1, "missing": 1}
+    assert states == {"done": 10, "failed": 1, "stopped": 1, "not started": 1}
     assert len(c.results) == 10 and set(c.results["set"]) == {"clean"}
     assert "cfg.transfer.mode" in c.results and "value.method" in c.results
     failed = c.status[c.status["state"] == "failed"].iloc[0]
@@ -44,16 +61,24 @@ def test_aggregate_mean_std_ci():
     assert agg.loc["a", "top1_mean"] == 2.0 and agg.loc["a", "top1_std"] == 1.0 and agg.loc["a", "n"] == 3
     assert agg.loc["a", "top1_ci95"] == pytest.approx(4.302652729911275 / math.sqrt(3))
     assert agg.loc["b", "top1_ci95"] == 0.0 and set(agg["epoch_choice"]) == {"final"}
-    assert math.isnan(ci95_halfwidth(1.0, 1))
+    assert math.isnan(t_halfwidth(1.0, 1))
+
+
+def greater(a: pd.Series, b: pd.Series):
+    """A superiority claim "a > b" decided on per-seed values."""
+    rows = [{"value.method": name, "seed": seed, "set": "clean", "role": "run", "top1": v}
+            for name, series in (("a", a), ("b", b)) for seed, v in series.items()]
+    data = StudyData(get_study("main"), pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame())
+    return superiority("s", Superiority(text="c", better={"method": "a"}, worse={"method": "b"}), data)
 
 
 def test_replication_verdicts_follow_the_interval():
     up = pd.Series([10.0, 11.0, 12.0], index=[0, 1, 2])
     down = pd.Series([1.0, 2.0, 3.0], index=[0, 1, 2])
     noisy = pd.Series([0.0, 20.0, 5.0], index=[0, 1, 2])
-    assert greater("s", "c", up, down, "a", "b").verdict == REPLICATES
-    assert greater("s", "c", down, up, "a", "b").verdict == DOES_NOT
-    assert greater("s", "c", noisy, down, "a", "b").verdict == INCONCLUSIVE
+    assert greater(up, down).verdict == REPLICATES
+    assert greater(down, up).verdict == DOES_NOT
+    assert greater(noisy, down).verdict == INCONCLUSIVE
 
 
 def _populate_all(root: Path, *overrides: str) -> None:
@@ -69,8 +94,9 @@ def _populate_all(root: Path, *overrides: str) -> None:
         for i, n in enumerate(["distill+finetune", "finetune+finetune", "scratch+scratch", "distill+finetune"])]))
     (analyses / "similarity").mkdir(parents=True)
     (analyses / "similarity" / "similarity.json").write_text(json.dumps([
-        {"method": m, "seed": 0, "layers": {str(l): {"jsd_matched/pretrained": 0.1 * l, "jsd_matched/finetuned": 0.05 * l,
-                                                      "entropy": 2.0} for l in range(4)}}
+        {"method": m, "seed": 0, "layers": {str(layer): {"jsd_matched/pretrained": 0.1 * layer,
+                                                          "jsd_matched/finetuned": 0.05 * layer,
+                                                          "entropy": 2.0} for layer in range(4)}}
         for m in ("scratch", "copy", "distill")]))
     (analyses / "robustness").mkdir(parents=True)
     (analyses / "robustness" / "matched.json").write_text(json.dumps([
@@ -86,7 +112,7 @@ def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path):
     _populate_all(root)
     collect([], "embedded", 2, [f"exec.runs_root={root}"], tables, "attnxfer collect (test)")
     made = figures([], tables, figs, ["png", "pdf"])
-    assert set(made) == set(FIGURES)
+    assert set(made) == {s.name for s in ALL} and all(s.figures for s in ALL)
     for name, results in made.items():
         produced = [p for r in results for p in r.files]
         assert produced, f"{name}: {[r.note for r in results]}"
@@ -134,7 +160,8 @@ def test_dashboard_in_headless_chromium(tmp_path):
               tables: Array.prototype.map.call(document.querySelectorAll('table'), function(t){
                 return {id: t.id, rows: t.tBodies.length ? t.tBodies[0].rows.length : 0}; }),
               images: imgs.length,
-              broken: imgs.filter(function(i){ return !(i.complete && i.naturalWidth > 0); }).map(function(i){ return i.src; }),
+              broken: imgs.filter(function(i){ return !(i.complete && i.naturalWidth > 0); })
+                .map(function(i){ return i.src; }),
               xss: window.__xss === undefined ? null : window.__xss,
               scripts: document.scripts.length,
               text: document.body.innerText

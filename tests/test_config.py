@@ -1,10 +1,10 @@
 """Typed config: overrides, round trips, stable ids."""
 import pytest
 
+from attnxfer_core.attention.indices import resolve_indices
 from attnxfer_core.config import RunConfig, apply_overrides, from_dict, run_id, to_dict
 from attnxfer_core.errors import ConfigError
 from attnxfer_core.modes import Mode
-from attnxfer_core.selection import resolve_indices
 
 
 def test_overrides_parse_by_type():
@@ -75,7 +75,8 @@ def test_canonical_json_is_sorted_compact_json_without_exec():
 
     from attnxfer_core.config import canonical_json
 
-    cfg = apply_overrides(RunConfig(), ["transfer.head_map=0,1,2", "optim.lr=0.1", 'data.root=a"b', "transfer.mode=copy"])
+    cfg = apply_overrides(RunConfig(), ["transfer.head_map=0,1,2", "optim.lr=0.1", 'data.root=a"b',
+                                        "transfer.mode=copy"])
     data = to_dict(cfg)
     data.pop("exec")
     assert canonical_json(cfg) == json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -83,7 +83,8 @@ def test_unknown_dataset_and_bad_subset():
         build_source(DataConfig(dataset="synthetic", train_subset=10**6), AugmentConfig())
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="dataset-fashion-mnist not installed")
 def test_real_fashion_mnist():
     source = build_source(DataConfig(train_subset=5000), AugmentConfig())
     assert source.train_size == 5000 and source.eval_size == 10000

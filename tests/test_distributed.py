@@ -19,8 +19,8 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, root: str, overrides: list[str]) -> None:
-    import attnxfer_core.trainer as trainer_module
-    from attnxfer_core.runner import execute
+    import attnxfer_core.training.trainer as trainer_module
+    from attnxfer_core.training.execute import execute
 
     trainers = []
     original = trainer_module.Trainer.__init__

@@ -6,12 +6,12 @@ import torch
 from PIL import Image
 
 from attnxfer_core.cli import main
-from attnxfer_core.evals.analyses import attention_pictures, attention_similarity, ensemble, matched_accuracy
-from attnxfer_core.evals.corruptions import corrupted_sets, mce, relative_mce
-from attnxfer_core.evals.runner import evaluate_run, load_logits
-from attnxfer_core.evals.sets import class_mapping
-from attnxfer_core.evals.similarity import effective_maps, jsd_matrix, layer_similarity
-from attnxfer_core.runner import execute
+from attnxfer_core.evaluation.comparisons import attention_pictures, attention_similarity, ensemble, matched_accuracy
+from attnxfer_core.evaluation.corruptions import corrupted_sets, mce, relative_mce
+from attnxfer_core.evaluation.posthoc import evaluate_run, load_logits
+from attnxfer_core.evaluation.sets import class_mapping
+from attnxfer_core.evaluation.similarity import effective_maps, jsd_matrix, layer_similarity
+from attnxfer_core.training.execute import execute
 
 from .conftest import tiny_run, tiny_vit
 
@@ -44,12 +44,14 @@ def test_corrupted_sets_cached_and_identical_across_generations(tmp_path):
 
 
 def test_mce_hand_computed():
-    # Two corruptions x two severities. Model errors: c1 (0.2, 0.4), c2 (0.5, 0.5); baseline: c1 (0.4, 0.6), c2 (0.5, 1.0).
+    # Two corruptions x two severities. Model errors: c1 (0.2, 0.4), c2 (0.5, 0.5);
+    # baseline: c1 (0.4, 0.6), c2 (0.5, 1.0).
     model = {("c1", 1): 80.0, ("c1", 2): 60.0, ("c2", 1): 50.0, ("c2", 2): 50.0}
     base = {("c1", 1): 60.0, ("c1", 2): 40.0, ("c2", 1): 50.0, ("c2", 2): 0.0}
     # CE_c1 = 0.6 / 1.0 = 0.6; CE_c2 = 1.0 / 1.5 = 0.6667; mCE = 63.33%
     assert mce(model, base, ("c1", "c2")) == pytest.approx(100 * (0.6 + 1.0 / 1.5) / 2)
-    # relative: clean errors 0.1 (model) and 0.2 (base): c1 (0.6-0.2)/(1.0-0.4) = 0.6667, c2 (1.0-0.2)/(1.5-0.4) = 0.7273
+    # relative: clean errors 0.1 (model) and 0.2 (base):
+    # c1 (0.6-0.2)/(1.0-0.4) = 0.6667, c2 (1.0-0.2)/(1.5-0.4) = 0.7273
     assert relative_mce(model, 90.0, base, 80.0, ("c1", "c2")) == pytest.approx(100 * (0.4 / 0.6 + 0.8 / 1.1) / 2)
 
 
@@ -71,7 +73,7 @@ def test_jsd_zero_to_itself_positive_to_another(images):
     other = layer_similarity(maps_a, maps_b)
     assert all(v["jsd_same_head"] > 0 and v["jsd_matched"] > 0 for v in other.values())
     assert all(v["jsd_matched"] <= v["jsd_same_head"] + 1e-9 for v in other.values())
-    permuted = {l: m[:, [1, 0, 3, 2]] for l, m in maps_a.items()}  # same maps, heads permuted
+    permuted = {layer: m[:, [1, 0, 3, 2]] for layer, m in maps_a.items()}  # same maps, heads permuted
     perm_sim = layer_similarity(maps_a, permuted)
     assert all(v["jsd_matched"] < 1e-6 < v["jsd_same_head"] for v in perm_sim.values())
     one = jsd_matrix(maps_a[0], maps_b[0])
@@ -84,8 +86,8 @@ def test_class_subset_maps_to_the_right_logits(tmp_path):
     mapping = class_mapping(["n02", "n05"], wnids)
     assert mapping.tolist() == [1, 4]
     assert class_mapping(["0", "3"], wnids).tolist() == [0, 3]  # ImageNet-V2 folders are class numbers
-    from attnxfer_core.evals.sets import _folder_set
     from attnxfer_core.config import RunConfig, apply_overrides
+    from attnxfer_core.evaluation.sets import _folder_set
 
     root = tmp_path / "imagenet"
     for w in wnids:

@@ -4,7 +4,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from attnxfer_core.losses import attention_distill_loss, projection_distill_loss
+from attnxfer_core.transfer.losses import attention_distill_loss, projection_distill_loss
 
 
 def test_hand_computed_example():
@@ -29,7 +29,8 @@ def test_golden_value_fixed_seed():
 def test_mean_over_batch_heads_queries():
     """Averaged over batch x heads x queries: repeating the batch changes nothing."""
     s, t = torch.randn(1, 2, 4, 4), torch.randn(1, 2, 4, 4)
-    torch.testing.assert_close(attention_distill_loss(s, t), attention_distill_loss(s.repeat(3, 1, 1, 1), t.repeat(3, 1, 1, 1)))
+    torch.testing.assert_close(attention_distill_loss(s, t),
+                               attention_distill_loss(s.repeat(3, 1, 1, 1), t.repeat(3, 1, 1, 1)))
 
 
 def test_gradient_equals_kl_gradient():

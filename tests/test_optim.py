@@ -4,7 +4,7 @@ import math
 import torch
 
 from attnxfer_core.config import OptimConfig
-from attnxfer_core.optim import build_optimizer, lr_at, set_lr
+from attnxfer_core.training.optim import build_optimizer, lr_at, set_lr
 
 from .conftest import tiny_vit
 

@@ -3,7 +3,8 @@ import importlib.util
 import re
 from pathlib import Path
 
-from attnxfer_core.study import Study, validate_runs
+from attnxfer_core.experiments.study import Study
+from attnxfer_core.experiments.validation import validate_runs
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -30,5 +31,5 @@ def test_adding_a_study_example_is_a_valid_study(tmp_path):
     assert isinstance(study, Study)
     for scale in ("embedded", "paper"):
         runs = study.expand(scale)
-        validate_runs(study, runs)
+        validate_runs(study, runs, scale)  # names (claims, figures) as well as runs
         assert len([r for r in runs if r.role == "run"]) == 3 * study.seeds[scale]

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from attnxfer_core.cli import main
-from attnxfer_core.rundir import load_tensors
-from attnxfer_core.runner import execute
+from attnxfer_core.runs.tensors import load_tensors
+from attnxfer_core.training.execute import execute
 
 from .conftest import TINY_RUN, tiny_run
 
@@ -18,7 +18,8 @@ def _files(path):
 def test_run_writes_config_metrics_checkpoint_summary(tmp_path):
     result = execute(tiny_run(tmp_path, "transfer.mode=distill", "teacher.source=random"))
     assert result.finished and not result.cached
-    assert _files(result.run_dir) == ["checkpoint.pt", "config.json", "metrics.jsonl", "run.lock", "summary.json", "weights.pt"]
+    assert _files(result.run_dir) == ["checkpoint.pt", "config.json", "metrics.jsonl", "run.lock", "summary.json",
+                                      "weights.pt"]
     config = json.loads((result.run_dir / "config.json").read_text())
     assert config["config"]["transfer"]["mode"] == "distill"
     records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -86,7 +87,7 @@ def test_code_version_ignores_regenerated_results_but_not_code(tmp_path, monkeyp
     """Regenerating committed results must not mark them as made by modified code."""
     import subprocess
 
-    from attnxfer_core import provenance
+    from attnxfer_core.runs import provenance
 
     def git(*args):
         subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,

@@ -14,8 +14,9 @@ import pytest
 
 from attnxfer_core.cli import main
 from attnxfer_core.errors import UserError
-from attnxfer_core.rundir import read_jsonl
-from attnxfer_core.runner import execute, run_dir_of
+from attnxfer_core.runs.files import read_jsonl
+from attnxfer_core.runs.rundir import run_dir_of
+from attnxfer_core.training.execute import execute
 from slurm.profiles import load_profile, with_flags
 from slurm.submit import current_status, submit_runs
 
@@ -87,7 +88,7 @@ def test_study_as_job_arrays_with_requeue(cluster, tmp_path, capsys):
     args = ["status", "main", *TINY_STUDY, f"exec.runs_root={tmp_path / 'runs'}", *SLOW_ENOUGH, "--seeds", "1"]
     assert main(args) == 0
     table = capsys.readouterr().out
-    line = next(l for l in table.splitlines() if l.startswith(victim.run_id))
+    line = next(row for row in table.splitlines() if row.startswith(victim.run_id))
     assert " done " in line and " 1 " in line
     again, _ = submit_runs(runs, "slurm", load_profile("local"))
     assert again == []

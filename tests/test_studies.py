@@ -3,9 +3,10 @@ import pytest
 
 from attnxfer_core.config import canonical_json
 from attnxfer_core.errors import UserError
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Study, product, with_values
+from attnxfer_core.experiments.validation import StudyInvalid, validate_runs
 from attnxfer_core.modes import Mode
-from attnxfer_core.scales import base_run
-from attnxfer_core.study import Study, StudyInvalid, product, validate_runs, with_values
 from studies import get_study, load_studies
 
 STUDIES = sorted(load_studies())

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from attnxfer_core.rundir import read_jsonl
-from attnxfer_core.runner import execute, run_dir_of
+from attnxfer_core.runs.files import read_jsonl
+from attnxfer_core.runs.rundir import run_dir_of
+from attnxfer_core.training.execute import execute
 from slurm.profiles import ClusterProfile
 from slurm.submit import current_status, submit_runs
 from studies import get_study

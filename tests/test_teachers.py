@@ -5,8 +5,8 @@ from safetensors.torch import save_file
 
 from attnxfer_core.config import TeacherSource
 from attnxfer_core.errors import UserError
-from attnxfer_core.runner import execute, prepare
-from attnxfer_core.teachers import build_teacher
+from attnxfer_core.models.sources import build_teacher
+from attnxfer_core.training.execute import execute, prepare
 
 from .conftest import tiny_run, tiny_vit
 
@@ -33,7 +33,8 @@ def test_checkpoint_formats_round_trip(tmp_path, fmt):
         save_file(state, str(path))
     elif fmt == "mae.pth":  # MAE: encoder under 'model', decoder weights alongside, no classifier
         encoder = {k: v for k, v in state.items() if not k.startswith("head.")}
-        torch.save({"model": {**encoder, "decoder_embed.weight": torch.zeros(8, 32), "mask_token": torch.zeros(1, 1, 8)},
+        torch.save({"model": {**encoder, "decoder_embed.weight": torch.zeros(8, 32),
+                              "mask_token": torch.zeros(1, 1, 8)},
                     "epoch": 799}, path)
     else:
         torch.save(state, path)

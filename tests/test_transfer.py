@@ -5,19 +5,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnxfer_core.config import TransferConfig
 from attnxfer_core import attention_logits
+from attnxfer_core.config import OptimConfig, TransferConfig
 from attnxfer_core.errors import ConfigError
-from attnxfer_core.losses import attention_distill_loss
 from attnxfer_core.modes import Mode
-from attnxfer_core.optim import build_optimizer
-from attnxfer_core.config import OptimConfig
-from attnxfer_core.plan import build_plan
-from attnxfer_core.transfer import AttentionTransferModel
+from attnxfer_core.training.optim import build_optimizer
+from attnxfer_core.transfer.losses import attention_distill_loss
+from attnxfer_core.transfer.model import AttentionTransferModel
+from attnxfer_core.transfer.plan import build_plan
 
 from .conftest import tiny_vit
 
-ALL_MODES = [Mode.COPY, Mode.COPY_Q, Mode.COPY_K, Mode.COPY_V, Mode.DISTILL, Mode.DISTILL_Q, Mode.DISTILL_K, Mode.DISTILL_V]
+ALL_MODES = [Mode.COPY, Mode.COPY_Q, Mode.COPY_K, Mode.COPY_V, Mode.DISTILL, Mode.DISTILL_Q, Mode.DISTILL_K,
+             Mode.DISTILL_V]
 
 
 def _model(student, teacher, **kw):
@@ -242,7 +242,7 @@ def test_inference_uses_the_teacher_only_for_copy(mode, teacher, images):
     """Copy keeps its teacher at test time; distillation is evaluated as the student alone,
     with the same logits the transfer model gives."""
     from attnxfer_core.config import AugmentConfig
-    from attnxfer_core.tasks import ClassificationTask
+    from attnxfer_core.training.objectives import ClassificationTask
 
     student = tiny_vit(seed=5)
     plan = build_plan(TransferConfig(mode=mode, layers="all"), student, teacher)

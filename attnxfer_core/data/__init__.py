@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..config import AugmentConfig, DataConfig
-from ..errors import ConfigError
-from .datasets import fashion_mnist_dir, load_fashion_mnist, load_mnist5k, make_synthetic
-from .imagefolder import ImageFolderSource
-from .source import DataSource, InMemorySource, TensorSplit, balanced_subset
+from attnxfer_core.config import AugmentConfig, DataConfig
+from attnxfer_core.data.datasets import fashion_mnist_dir, load_fashion_mnist, load_mnist5k, make_synthetic
+from attnxfer_core.data.imagefolder import ImageFolderSource
+from attnxfer_core.data.source import DataSource, InMemorySource, TensorSplit, balanced_subset
+from attnxfer_core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class DatasetEntry:
     in_chans: int = 3
 
 
-def _in_memory(splits: tuple[TensorSplit, TensorSplit], cfg: DataConfig, augment: AugmentConfig, num_classes: int) -> InMemorySource:
+def _in_memory(splits: tuple[TensorSplit, TensorSplit], cfg: DataConfig, augment: AugmentConfig,
+               num_classes: int) -> InMemorySource:
     train, test = splits
     train_idx = balanced_subset(train.labels, cfg.train_subset, cfg.subset_seed, "data.train_subset")
     test_idx = balanced_subset(test.labels, cfg.eval_subset, cfg.subset_seed, "data.eval_subset")

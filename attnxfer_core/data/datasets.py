@@ -10,9 +10,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..errors import UserError
-from .idx import read_idx
-from .source import TensorSplit, balanced_subset
+from attnxfer_core.data.idx import read_idx
+from attnxfer_core.data.source import TensorSplit, balanced_subset
+from attnxfer_core.errors import UserError
 
 FASHION_MNIST_ENV = "ATTNXFER_FASHION_MNIST_DIR"
 FASHION_MNIST_DEFAULT = Path("/usr/share/datasets/fashion-mnist")
@@ -96,7 +96,8 @@ def load_mnist5k() -> tuple[TensorSplit, TensorSplit]:
 
 
 @functools.lru_cache(maxsize=1)
-def make_synthetic(train_size: int = 640, test_size: int = 320, num_classes: int = 10) -> tuple[TensorSplit, TensorSplit]:
+def make_synthetic(train_size: int = 640, test_size: int = 320,
+                   num_classes: int = 10) -> tuple[TensorSplit, TensorSplit]:
     """A tiny generated image set for fast tests: an oriented bar per class, with noise.
 
     Learnable in a few steps by a tiny ViT, but not trivially (position and

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from attnxfer_core.errors import UserError
 
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"),
+           0x0E: np.dtype(">f8")}
 
 
 def read_idx(path: Path) -> np.ndarray:

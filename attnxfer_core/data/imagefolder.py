@@ -12,9 +12,9 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from ..config import AugmentConfig, DataConfig
-from ..errors import ConfigError
-from .source import Batch, balanced_subset, derive_seed, epoch_order, shard_bounds
+from attnxfer_core.config import AugmentConfig, DataConfig
+from attnxfer_core.data.source import Batch, balanced_subset, derive_seed, epoch_order, shard_bounds
+from attnxfer_core.errors import ConfigError
 
 
 class _OrderSampler(Sampler[int]):

@@ -13,8 +13,8 @@ from typing import Iterator, Optional, Protocol
 import torch
 from torch import Tensor
 
-from ..config import AugmentConfig
-from ..errors import ConfigError
+from attnxfer_core.config import AugmentConfig
+from attnxfer_core.errors import ConfigError
 
 Batch = tuple[Tensor, Tensor]
 

@@ -1,0 +1,111 @@
+"""The "does it replicate?" panel: each claim a study declares, decided from our intervals.
+
+Claims are declared in the study files (:mod:`attnxfer_core.experiments.claims`);
+this module decides them from the collected per-seed numbers with
+:mod:`analysis.stats`, one rule per kind:
+
+- superiority: the 95% interval of the paired difference lies above the margin
+  (replicates), below it (does not replicate), or straddles it (inconclusive);
+- equivalence: the 90% interval of the paired difference lies inside ±margin
+  (TOST at 5%: replicates), the 95% interval lies wholly outside it (does not),
+  or neither (inconclusive);
+- share of a gap: the Fieller 95% interval of the share lies above the
+  threshold (replicates), below it (does not), or straddles it or is unbounded
+  (inconclusive).
+
+One seed gives no interval: such a verdict is inconclusive, and says so.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from analysis.stats import Interval, equivalence, gap_share, paired_difference
+from analysis.study_data import StudyData
+from attnxfer_core.experiments.claims import Claim, Equivalence, GapShare, Superiority, describe
+from attnxfer_core.experiments.scales import check_scale
+
+REPLICATES, DOES_NOT, INCONCLUSIVE, NO_DATA = "replicates", "does not replicate", "inconclusive", "no data"
+
+
+@dataclass
+class Verdict:
+    study: str
+    claim: str
+    verdict: str
+    evidence: str
+    kind: str = ""
+    paper: Optional[float] = None  # the paper's value of the claimed quantity, where known
+    interval: Optional[Interval] = None
+
+
+def _side(interval: Interval, threshold: float) -> str:
+    if math.isnan(interval.low) or math.isnan(interval.high):
+        return INCONCLUSIVE
+    if interval.low > threshold:
+        return REPLICATES
+    if interval.high < threshold:
+        return DOES_NOT
+    return INCONCLUSIVE
+
+
+def superiority(study: str, claim: Superiority, data: StudyData) -> Verdict:
+    a, b = data.per_seed(claim.better, claim.metric), data.per_seed(claim.worse, claim.metric)
+    diff = paired_difference(a, b)
+    if diff is None:
+        return Verdict(study, claim.text, NO_DATA, f"needs finished runs of {describe(claim.better)} and "
+                       f"{describe(claim.worse)}", claim.kind, claim.paper)
+    evidence = f"{describe(claim.better)} - {describe(claim.worse)} = {diff.text()} points"
+    if claim.margin:
+        evidence += f"; margin {claim.margin:g}"
+    return Verdict(study, claim.text, _side(diff, claim.margin), evidence, claim.kind, claim.paper, diff)
+
+
+def equivalent(study: str, claim: Equivalence, data: StudyData) -> Verdict:
+    a, b = data.per_seed(claim.a, claim.metric), data.per_seed(claim.b, claim.metric)
+    test = equivalence(a, b, claim.margin)
+    if test is None or not test.difference.paired or test.difference.n < 2:
+        return Verdict(study, claim.text, NO_DATA if test is None else INCONCLUSIVE,
+                       f"needs >= 2 paired seeds of {describe(claim.a)} and {describe(claim.b)}",
+                       claim.kind, claim.paper)
+    wide = paired_difference(a, b)
+    assert wide is not None
+    if test.p_value < 0.05:
+        verdict = REPLICATES
+    elif wide.low > claim.margin or wide.high < -claim.margin:
+        verdict = DOES_NOT
+    else:
+        verdict = INCONCLUSIVE
+    evidence = (f"{describe(claim.a)} - {describe(claim.b)} = {test.difference.text()} points; "
+                f"margin ±{claim.margin:g}, TOST p = {test.p_value:.3f}")
+    return Verdict(study, claim.text, verdict, evidence, claim.kind, claim.paper, test.difference)
+
+
+def share(study: str, claim: GapShare, data: StudyData) -> Verdict:
+    m, lo, hi = (data.per_seed(s, claim.metric) for s in (claim.method, claim.low, claim.high))
+    interval = gap_share(m, lo, hi)
+    if interval is None:
+        return Verdict(study, claim.text, NO_DATA, f"needs runs of {describe(claim.method)}, {describe(claim.low)} and "
+                       f"{describe(claim.high)} on common seeds, with a gap", claim.kind, claim.paper)
+    evidence = (f"share of the {describe(claim.low)} -> {describe(claim.high)} gap recovered by "
+                f"{describe(claim.method)}: {interval.text(scale=100, digits=1, unit='%')}; "
+                f"threshold {100 * claim.threshold:g}%")
+    return Verdict(study, claim.text, _side(interval, claim.threshold), evidence, claim.kind, claim.paper, interval)
+
+
+DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share}
+
+
+def decide(study: str, claim: Claim, data: StudyData) -> Verdict:
+    return DECIDERS[type(claim)](study, claim, data)
+
+
+def study_verdicts(data: StudyData) -> list[Verdict]:
+    """Every claim the study declares (at the scale its tables were collected at), decided."""
+    scale = check_scale(data.provenance.get("scale", "embedded"))
+    return [decide(data.study.name, claim, data) for claim in data.study.claims_at(scale)]
+
+
+def verdicts(datas: Sequence[StudyData]) -> list[Verdict]:
+    return [v for data in datas for v in study_verdicts(data)]

@@ -1,0 +1,1 @@
+"""Benchmarks and harnesses: step cost, study expansion, synthetic run directories, the kill test."""

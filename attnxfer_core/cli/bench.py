@@ -1,0 +1,111 @@
+"""Benchmark commands: ``bench`` (step cost), ``bench-plan``, ``bench-collect``, ``bench-eval``, ``kill-test``."""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from analysis.collect import collect_study, write_tables
+from attnxfer_core.bench.killtest import kill_test
+from attnxfer_core.bench.steps import SHAPES, run_benchmarks
+from attnxfer_core.bench.synthetic_runs import populate
+from attnxfer_core.bench.synthetic_study import synthetic_study, time_expansion
+from attnxfer_core.evaluation.posthoc import evaluate_run
+from attnxfer_core.evaluation.sets import resolve_sets
+from attnxfer_core.modes import Mode
+from attnxfer_core.training.execute import load_finished, resolve_device
+from studies import load_studies
+
+
+def bench(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    shapes = args.shape or (["embedded", "vit_small", "vit_base", "vit_large"] if device.type == "cuda"
+                            else ["embedded", "vit_small"])
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for m in modes:
+        Mode(m)
+    unknown = [s for s in shapes if s not in SHAPES]
+    if unknown:
+        print(f"error: unknown shape {unknown[0]!r}; choose from {', '.join(SHAPES)}", file=sys.stderr)
+        return 2
+    run_benchmarks(shapes, args.precision or ["fp32", "bf16"], modes, args.steps, args.warmup, device,
+                   teacher_bf16=args.teacher_bf16, json_path=args.json)
+    return 0
+
+
+def bench_plan(args: argparse.Namespace) -> int:
+    for line in time_expansion(load_studies()):
+        print(line)
+    return 0
+
+
+def bench_collect(args: argparse.Namespace) -> int:
+    """Time ``collect`` over a 10,000-run synthetic study (directories written first, not timed)."""
+    study = synthetic_study()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = study.expand("embedded", overrides=[f"exec.runs_root={tmp}/runs"])
+        started = time.perf_counter()
+        populate(runs, failed=50, half=50, absent=50)
+        print(f"wrote {len(runs)} synthetic run directories in {time.perf_counter() - started:.1f} s (not timed)")
+        for label in ("first collect", "re-collect (cached)"):
+            started = time.perf_counter()
+            runs = study.expand("embedded", overrides=[f"exec.runs_root={tmp}/runs"])
+            collection = collect_study(study, runs, cache_path=Path(tmp) / "tables" / ".cache" / "synthetic.json")
+            write_tables(study.name, collection, Path(tmp) / "tables", {"command": "bench-collect"})
+            seconds = time.perf_counter() - started
+            print(f"{label}: {len(runs)} runs, {len(collection.results)} rows, re-read {collection.reread}, "
+                  f"{seconds:.2f} s (target < 10 s)")
+    return 0
+
+
+def bench_eval(args: argparse.Namespace) -> int:
+    """Time the evaluation of one run on all 75 corrupted sets (generated and cached first, not timed)."""
+    prepared = load_finished(Path(args.run_dir))
+    started = time.perf_counter()
+    resolve_sets(["corruptions"], prepared.cfg, prepared.source, args.workers)
+    generated = time.perf_counter() - started
+    started = time.perf_counter()
+    results = evaluate_run(Path(args.run_dir), ["corruptions"], force=True)
+    seconds = time.perf_counter() - started
+    n = sum(m["n"] for k, m in results.items() if k.startswith("corruptions/"))
+    print(f"corrupted sets ready in {generated:.1f} s (generation, or cache reads if cached)")
+    print(f"evaluated 75 corrupted sets, {n} images, in {seconds:.1f} s ({n / seconds:.0f} img/s; target < 180 s)")
+    return 0
+
+
+def kill(args: argparse.Namespace) -> int:
+    report = kill_test(args.kills, seed=args.seed, workdir=Path(args.workdir) if args.workdir else None)
+    signals = ", ".join(f"{k} {v}" for k, v in sorted(report.by_signal.items()))
+    print(f"kills survived: {report.kills} ({signals}; {report.during_writes} aimed at checkpoint/summary writes)")
+    print(f"half-written files seen: {len(report.half_written)} {report.half_written or ''}")
+    print(f"torn metrics lines (tolerated, repaired on resume): {report.torn_lines}")
+    print(f"mismatches against the uninterrupted run: {len(report.mismatches)} {report.mismatches or ''}")
+    return 0 if not report.mismatches and not report.half_written else 1
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("bench", help="step time of copy/distill relative to a plain timm training step")
+    parser.add_argument("--shape", action="append", help=f"shape(s) to time: {', '.join(SHAPES)}")
+    parser.add_argument("--precision", action="append", choices=("fp32", "bf16"), help="default: fp32 and bf16")
+    parser.add_argument("--modes", default="copy,distill,copy_q,copy_k,copy_v,distill_q,distill_k,distill_v")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per mode (after warm-up)")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", help="also write the results as JSON to this path")
+    parser.add_argument("--teacher-bf16", action="store_true", help="also time fp32 students with a bf16 teacher")
+    parser.set_defaults(handler=bench)
+    sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)"
+                   ).set_defaults(handler=bench_plan)
+    sub.add_parser("bench-collect", help="time collect over 10,000 synthetic run directories").set_defaults(
+        handler=bench_collect)
+    be = sub.add_parser("bench-eval", help="time evaluating one run on all 75 corrupted sets (cached)")
+    be.add_argument("run_dir")
+    be.add_argument("--workers", type=int, default=0)
+    be.set_defaults(handler=bench_eval)
+    kt = sub.add_parser("kill-test", help="kill a run at random moments, resume, compare with an uninterrupted run")
+    kt.add_argument("--kills", type=int, default=20)
+    kt.add_argument("--seed", type=int, default=0)
+    kt.add_argument("--workdir", help="keep the runs here (default: a temporary directory)")
+    kt.set_defaults(handler=kill)

@@ -1,0 +1,64 @@
+"""What several command groups share: the one-line-error parser, progress and study arguments."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+from attnxfer_core.experiments.scales import SCALES
+from attnxfer_core.experiments.study import PlannedRun, Study
+from attnxfer_core.experiments.validation import validate_runs
+from studies import get_study, load_studies
+
+
+class Parser(argparse.ArgumentParser):
+    """Command-line mistakes are one line too (``attnxfer CMD -h`` shows the usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} -h)\n")
+
+
+def add_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                        help="progress bar (auto: on a TTY)")
+
+
+def progress_of(args: argparse.Namespace) -> Optional[bool]:
+    return {"on": True, "off": False, "auto": None}[args.progress]
+
+
+def add_scale(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", choices=SCALES, default=SCALES[0])
+
+
+def study_parser(sub, name: str, help_text: str, where: bool = False) -> argparse.ArgumentParser:
+    """A sub-command that works on one study at one scale."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.add_argument("study")
+    parser.add_argument("overrides", nargs="*",
+                        help="key=value overrides applied to every run (e.g. exec.runs_root=...)")
+    add_scale(parser)
+    parser.add_argument("--seeds", type=int, help="seeds per point (default: the study's own)")
+    if where:
+        parser.add_argument("--where", action="append",
+                            help="only runs whose varied value matches (and their dependencies)")
+    return parser
+
+
+def validated_study(args: argparse.Namespace) -> tuple[Study, list[PlannedRun]]:
+    """The study named on the command line, expanded and validated as a whole (names and runs)."""
+    study = get_study(args.study)
+    runs = study.expand(args.scale, seeds=args.seeds, overrides=args.overrides)
+    validate_runs(study, runs, args.scale)
+    return study, runs
+
+
+def studies_named(names: list[str]) -> list[Study]:
+    """The named studies, or every registered study when none is named."""
+    return [get_study(n) for n in names] if names else list(load_studies().values())
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command as typed (for provenance records)."""
+    return ("attnxfer " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("attnxfer")
+            else f"attnxfer {args.command}")

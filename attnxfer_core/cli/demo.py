@@ -1,0 +1,184 @@
+"""``attnxfer demo``: the paper's main experiment at embedded scale, end to end.
+
+Runs the ``main`` study at embedded scale (its teacher pretraining first, then
+its scratch, fine-tune, copy and distill students), evaluates them on the 10k
+test set and prints top-1, the share of the scratch -> fine-tune gap each
+transfer method recovers, and wall time per run. What varies and the paper's
+numbers come from the study file (``studies/main.py``); the statistics from
+``analysis.stats``, as in the figures and the dashboard.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import pandas as pd
+
+from analysis.collect import collect_studies
+from analysis.dashboard import write_dashboard
+from analysis.figures import render_figures
+from analysis.stats import gap_share
+from attnxfer_core.cli.common import add_progress, progress_of
+from attnxfer_core.config import Objective, RunConfig
+from attnxfer_core.experiments.analyses import analyze
+from attnxfer_core.experiments.scales import EMBEDDED
+from attnxfer_core.experiments.study import METHOD, Study
+from attnxfer_core.experiments.validation import validate_runs
+from attnxfer_core.runs.provenance import code_version
+from attnxfer_core.runs.rundir import run_dir_of
+from attnxfer_core.training.execute import execute
+from studies import get_study
+
+STUDY = "main"
+LOW, HIGH = "scratch", "finetune"  # the gap the transfer methods are measured against
+
+
+@dataclass
+class DemoRow:
+    method: str
+    seed: int
+    top1: float
+    wall_seconds: Optional[float]  # None when the run was already finished (cached)
+    run_dir: Path
+
+
+def _teacher_kind(pretraining: RunConfig) -> str:
+    return "mae" if pretraining.objective is Objective.MAE else "supervised"
+
+
+def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: Optional[bool] = None
+             ) -> tuple[list[DemoRow], dict]:
+    """Train (or reuse) every run of the study; returns the rows and facts about the teacher."""
+    started = time.perf_counter()
+    runs = study.expand(EMBEDDED, seeds=seeds, overrides=list(overrides))
+    validate_runs(study, runs, EMBEDDED)
+    teacher = next(r for r in runs if r.role == "dependency")
+    teacher_dir = run_dir_of(teacher.config)
+    teacher_cached = teacher_dir.finished
+    print(f"teacher: {'reusing cached' if teacher_cached else 'pretraining'} "
+          f"{_teacher_kind(teacher.config)} teacher in {teacher_dir.path}", file=sys.stderr, flush=True)
+    teacher_result = execute(teacher.config, progress=progress)
+    rows: list[DemoRow] = []
+    for run in runs:
+        if run.role != "run":
+            continue
+        result = execute(run.config, progress=progress)
+        wall = None if result.cached else result.summary["wall_seconds_this_attempt"]
+        top1 = result.summary["final"]["top1"]
+        method = str(run.values[METHOD])
+        print(f"  seed {run.seed} {method:<9} top-1 {top1:6.2f}%  "
+              f"{'cached' if wall is None else f'{wall:.0f} s'}", file=sys.stderr, flush=True)
+        rows.append(DemoRow(method, run.seed, top1, wall, result.run_dir))
+    info = {
+        "run_dir": str(teacher_dir.path),
+        "cached": teacher_cached,
+        "method": _teacher_kind(teacher.config),
+        "pretrain_seconds": None if teacher_cached else teacher_result.summary.get("wall_seconds_this_attempt"),
+        "final": teacher_result.summary.get("final", {}),
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    return rows, info
+
+
+def summarize(study: Study, rows: list[DemoRow]) -> list[dict]:
+    """One line per method: mean and sd of top-1 over seeds, the share of the gap recovered with its
+    Fieller 95% interval (ratio of paired mean differences), mean wall time, the paper's top-1."""
+    methods = list(dict.fromkeys(r.method for r in rows))
+    per_seed = {m: pd.Series({r.seed: r.top1 for r in rows if r.method == m}, dtype=float) for m in methods}
+    table = []
+    for method in methods:
+        top1 = per_seed[method]
+        share = None
+        if method not in (LOW, HIGH) and LOW in per_seed and HIGH in per_seed:
+            share = gap_share(top1, per_seed[LOW], per_seed[HIGH])
+        walls = [r.wall_seconds for r in rows if r.method == method and r.wall_seconds is not None]
+        table.append({
+            "method": method,
+            "seeds": len(top1),
+            "top1_mean": round(float(top1.mean()), 2),
+            "top1_sd": round(float(top1.std(ddof=1)), 2) if len(top1) > 1 else None,
+            "gap_recovered": round(share.estimate, 3) if share is not None else None,
+            "gap_recovered_ci95": ([round(share.low, 3), round(share.high, 3)]
+                                   if share is not None and share.bounded else None),
+            "wall_seconds": round(statistics.fmean(walls), 1) if walls else None,
+            "paper_top1": study.reference(method),
+        })
+    return table
+
+
+def format_table(table: list[dict]) -> str:
+    head = ["method", "top-1 % (mean ± sd over seeds)", "gap recovered (ratio of means, Fieller 95% CI)",
+            "wall s/run", "paper top-1 (ViT-L, IN-1k)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in table:
+        top1 = f"{row['top1_mean']:.2f}" + (f" ± {row['top1_sd']:.2f}" if row["top1_sd"] is not None else "")
+        gap = "—" if row["gap_recovered"] is None else f"{100 * row['gap_recovered']:.1f}%"
+        if row["gap_recovered_ci95"] is not None:
+            low, high = row["gap_recovered_ci95"]
+            gap += f" [{100 * low:.1f}, {100 * high:.1f}]"
+        wall = "cached" if row["wall_seconds"] is None else f"{row['wall_seconds']:.0f}"
+        lines.append(f"| {row['method']} | {top1} | {gap} | {wall} | {row['paper_top1']} |")
+    return "\n".join(lines)
+
+
+def write_report(study: Study, seeds: int, overrides: Sequence[str], command: str) -> dict[str, Path]:
+    """Analyses, tables, figures and the dashboard of the demo's runs, under <runs_root>/report/."""
+    runs = study.expand(EMBEDDED, seeds=seeds, overrides=list(overrides))
+    report = Path(runs[0].config.exec.runs_root) / "report"
+    analyze(study, EMBEDDED, runs, seeds)
+    collect_studies([study], EMBEDDED, seeds, overrides, report / "tables", command)
+    render_figures([study], report / "tables", report / "figures", ["png"])
+    index = write_dashboard([study], report / "tables", report / "figures", report / "dashboard")
+    return {"figures": report / "figures", "dashboard": index}
+
+
+def write_reference(table: list[dict], rows: list[DemoRow], info: dict, out: Path, command: str) -> None:
+    """Committed reference results: the table plus how it was produced."""
+    out.mkdir(parents=True, exist_ok=True)
+    header = f"<!-- produced by: {command} -->\n<!-- code version: {code_version()} -->\n\n"
+    (out / "main.md").write_text(header + format_table(table) + "\n")
+    payload = {
+        "command": command,
+        "code_version": code_version(),
+        "table": table,
+        "runs": [{"method": r.method, "seed": r.seed, "top1": r.top1, "wall_seconds": r.wall_seconds,
+                  "run_id": r.run_dir.name} for r in rows],
+        "teacher": info,
+    }
+    (out / "main.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def demo(args: argparse.Namespace) -> int:
+    study = get_study(STUDY)
+    rows, info = run_demo(study, args.seeds, args.overrides, progress=progress_of(args))
+    table = summarize(study, rows)
+    state = "reused cached teacher" if info["cached"] else f"pretrained teacher ({info['pretrain_seconds'] or 0:.0f} s)"
+    print(f"\nteacher: {info['method']} on the full training set, {state}: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in info["final"].items() if k in ("top1", "recon_loss")))
+    print(format_table(table))
+    print(f"\ntotal wall time: {info['total_seconds']:.0f} s")
+    command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", *([f"--out {args.out}"] if args.out else []),
+                                           *args.overrides])
+    if args.out:
+        write_reference(table, rows, info, Path(args.out), command)
+        print(f"reference results written to {args.out}")
+    if not args.no_report:
+        written = write_report(study, args.seeds, args.overrides, command)
+        print(f"figures: {written['figures']}\ndashboard: {written['dashboard']} (open it from disk)")
+    return 0
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("demo", help="the main experiment (scratch/fine-tune/copy/distill) at embedded scale")
+    parser.add_argument("overrides", nargs="*", help="overrides applied to every run, e.g. exec.runs_root=/tmp/runs")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per method (default 1)")
+    parser.add_argument("--out", help="also write the reference table (Markdown + JSON) into this directory")
+    add_progress(parser)
+    parser.add_argument("--no-report", action="store_true", help="skip writing figures and the dashboard")
+    parser.set_defaults(handler=demo)

@@ -1,0 +1,124 @@
+"""Study commands: ``studies`` (the registry), ``plan`` (what would run), ``run`` (train here), ``analyze``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from attnxfer_core.cli.common import add_progress, progress_of, study_parser, validated_study
+from attnxfer_core.experiments.analyses import analyze as analyze_study
+from attnxfer_core.experiments.analyses import run_evaluations
+from attnxfer_core.experiments.cost import estimate_seconds, format_cost
+from attnxfer_core.experiments.scales import EMBEDDED, SCALES
+from attnxfer_core.experiments.study import PlannedEnsemble, PlannedRun, Study, select_runs
+from attnxfer_core.runs.rundir import run_dir_of
+from attnxfer_core.training.execute import execute
+from studies import load_studies
+
+
+def list_studies(args: argparse.Namespace) -> int:
+    print(f"{'study':<14} {'paper':<44} {'runs (embedded)':>15} {'runs (paper)':>12}")
+    for study in load_studies().values():
+        counts = [len(study.expand(scale)) for scale in SCALES]
+        print(f"{study.name:<14} {study.paper[:44]:<44} {counts[0]:>15} {counts[1]:>12}")
+    return 0
+
+
+@dataclass
+class PlanRow:
+    run: PlannedRun
+    done: bool
+    seconds: float
+
+
+def plan_rows(runs: Sequence[PlannedRun], scale: str) -> list[PlanRow]:
+    return [PlanRow(r, run_dir_of(r.config).finished, estimate_seconds(r.config, scale)) for r in runs]
+
+
+def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: list[PlannedEnsemble]) -> str:
+    lines = [f"study {study_name} at {scale} scale: {len(rows)} runs"]
+    head = (f"{'run id':<24} {'varied values':<44} {'seed':>4} {'deps':<24} {'resources':<18} "
+            f"{'est. cost':>12} {'state':<7}")
+    lines += [head, "-" * len(head)]
+    for row in rows:
+        r = row.run
+        values = r.label if r.values else f"({r.role}: {r.config.objective.value} pretraining)"
+        res = r.resources
+        resources = "2 CPU cores" if scale == EMBEDDED else f"{res.nodes}x{res.gpus_per_node} GPU, {res.hours:g} h"
+        deps = ",".join(d[:12] for d in r.deps) or "-"
+        lines.append(
+            f"{r.run_id:<24} {values[:44]:<44} {r.seed:>4} {deps[:24]:<24} {resources:<18} "
+            f"{format_cost(row.seconds, scale):>12} {'done' if row.done else 'todo':<7}"
+        )
+    if ensembles:
+        lines.append("")
+        lines.append(f"ensembles (from saved logits, after their members): {len(ensembles)}")
+        for e in ensembles:
+            lines.append(f"  {e.name:<22} members {', '.join(e.member_ids)}")
+    todo = [row for row in rows if not row.done]
+    total = sum(row.seconds for row in todo)
+    lines.append("")
+    basis = "rough: see attnxfer_core/experiments/cost.py" if scale == EMBEDDED else "at 100 TFLOP/s per GPU"
+    lines.append(f"to run: {len(todo)} of {len(rows)} runs, estimated {format_cost(total, scale)} "
+                 f"({basis})")
+    return "\n".join(lines)
+
+
+def plan(args: argparse.Namespace) -> int:
+    study, runs = validated_study(args)
+    ensembles = study.expand_ensembles(args.scale, runs, seeds=args.seeds)
+    print(format_plan(study.name, args.scale, plan_rows(runs, args.scale), ensembles))
+    if study.references:
+        print("paper reference numbers: " + "; ".join(
+            f"{r.label} {r.value if r.value is not None else 'unknown'}" + (f" ({r.note})" if r.note else "")
+            for r in study.references))
+    return 0
+
+
+def evaluate_and_analyze(study: Study, args: argparse.Namespace, runs: list[PlannedRun],
+                         evaluate: list[PlannedRun]) -> Optional[Path]:
+    """The study's evaluations of every finished run in ``evaluate``, then its analyses over
+    ``runs``; returns where the analyses went (None: the study has none)."""
+    for run in evaluate:
+        if run.role == "run" and run_dir_of(run.config).finished:
+            run_evaluations(study, run_dir_of(run.config).path)
+    return analyze_study(study, args.scale, runs, args.seeds) if study.analyses else None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a study's unfinished runs here, one after another (dependencies first)."""
+    study, runs = validated_study(args)
+    chosen = select_runs(runs, args.where or [])
+    todo = [r for r in chosen if not run_dir_of(r.config).finished]
+    print(f"study {study.name}: {len(chosen)} runs selected, {len(todo)} to train", file=sys.stderr)
+    for i, planned in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {planned.run_id} ({planned.label}, seed {planned.seed})", file=sys.stderr, flush=True)
+        result = execute(planned.config, progress=progress_of(args))
+        final = result.summary.get("final", {})
+        print(f"    {', '.join(f'{k} {v:.3f}' for k, v in final.items() if k in ('top1', 'recon_loss'))}",
+              file=sys.stderr)
+    written = evaluate_and_analyze(study, args, runs, chosen)
+    if written is not None:
+        print(f"analyses written to {written}", file=sys.stderr)
+    return 0
+
+
+def analyze(args: argparse.Namespace) -> int:
+    study, runs = validated_study(args)
+    written = evaluate_and_analyze(study, args, runs, runs)
+    print(f"analyses written to {written}" if written is not None else f"study {study.name} has no analyses")
+    return 0
+
+
+def register(sub) -> None:
+    sub.add_parser("studies", help="list the registered studies with their paper figure and run counts").set_defaults(
+        handler=list_studies)
+    study_parser(sub, "plan", "print what a study would run (ids, values, deps, resources, cost, state)").set_defaults(
+        handler=plan)
+    parser = study_parser(sub, "run", "train a study's unfinished runs in this process (embedded scale)", where=True)
+    add_progress(parser)
+    parser.set_defaults(handler=run)
+    study_parser(sub, "analyze", "evaluate a study's finished runs and write its cross-run analyses").set_defaults(
+        handler=analyze)

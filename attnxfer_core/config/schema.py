@@ -1,0 +1,199 @@
+"""The typed run configuration: what one run is.
+
+One :class:`RunConfig` describes one run completely. It is built from defaults,
+changed with dotted ``key=value`` overrides (:mod:`.overrides`), checked by
+:func:`attnxfer_core.config.validate.validate_config`, written beside the run's
+results as ``config.json`` and hashed into the run id (:mod:`.codec`). Fields that
+do not change what a run computes (where it is written, threads, progress
+display) live in :class:`ExecConfig` and are left out of the id.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Optional
+
+from attnxfer_core.modes import Mode
+
+
+class Precision(str, enum.Enum):
+    FP32 = "fp32"
+    BF16 = "bf16"  # autocast to bfloat16 for the forward pass; master weights stay fp32
+
+
+class Objective(str, enum.Enum):
+    CLASSIFY = "classify"  # supervised classification, with or without attention transfer
+    MAE = "mae"  # masked-autoencoder pretraining of a teacher encoder
+
+
+class TeacherSource(str, enum.Enum):
+    NONE = "none"  # no teacher (scratch)
+    TIMM = "timm"  # timm pretrained weights by name (needs the hub or a local cache)
+    FILE = "file"  # a local checkpoint: timm state dict, safetensors, or MAE {'model': ...}
+    RANDOM = "random"  # a randomly initialised teacher: the control
+    PRETRAIN = "pretrain"  # pretrained by this suite (MAE or supervised), cached as its own run
+
+
+class MapAverage(str, enum.Enum):
+    """Ablation (paper appendix): average the teacher's maps before transferring them."""
+
+    NONE = "none"
+    EXAMPLES = "examples"  # one map per layer/head, shared by every image of the batch
+    QUERIES = "queries"  # every query token gets the same key distribution
+
+
+class PretrainMethod(str, enum.Enum):
+    SUPERVISED = "supervised"
+    MAE = "mae"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A timm Vision Transformer: an architecture name and the shape fields to override.
+
+    ``None`` keeps the architecture's default, except ``img_size`` and ``in_chans``,
+    which then follow the dataset.
+    """
+
+    arch: str = "vit_tiny_patch16_224"
+    img_size: Optional[int] = None
+    patch_size: Optional[int] = 4
+    in_chans: Optional[int] = None
+    embed_dim: Optional[int] = 192
+    depth: Optional[int] = 6
+    num_heads: Optional[int] = 3
+    mlp_ratio: Optional[float] = None
+    drop_path: float = 0.0
+    global_pool: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "fashion_mnist"
+    root: Optional[str] = None  # dataset directory; None: the dataset's default / env var
+    train_subset: Optional[int] = None  # labelled training images used (class-balanced)
+    eval_subset: Optional[int] = None  # evaluation images used (first N, class-balanced)
+    subset_seed: int = 0
+    eval_batch_size: int = 256
+    corruption_subset: int = 2000  # test images (class-balanced) that corrupted evaluation sets are made from
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    crop_padding: int = 4  # random translation by up to this many pixels (tensor datasets)
+    hflip: bool = True
+    mixup: float = 0.0  # mixup alpha; 0 disables
+    cutmix: float = 0.0  # cutmix alpha; 0 disables
+    mixup_prob: float = 1.0
+    label_smoothing: float = 0.1
+    randaug: str = ""  # timm auto-augment string for ImageFolder data, e.g. rand-m9-mstd0.5-inc1
+    random_erasing: float = 0.0  # ImageFolder data only
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int = 10
+    warmup_epochs: float = 1.0
+    batch_size: int = 128
+    blr: float = 5e-4  # base lr; lr = blr * batch_size / 256 unless lr is given
+    lr: Optional[float] = None
+    min_lr: float = 1e-6
+    weight_decay: float = 0.05
+    layer_decay: float = 1.0  # layer-wise lr decay (1.0: off)
+    beta1: float = 0.9
+    beta2: float = 0.999
+    clip_grad: Optional[float] = None
+    ema_decay: Optional[float] = None  # e.g. 0.9999; evaluation then also reports the EMA
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else self.blr * self.batch_size / 256
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Which attention moves from teacher to student, where, and how strongly."""
+
+    mode: Mode = Mode.SCRATCH
+    # Layer grammar: default | all | none | first:K | last:K | i,j,k (negatives count from the end).
+    # default: copy modes all layers; distill modes the first three quarters (depth - depth//4).
+    layers: str = "default"
+    heads: str = "all"  # same grammar as layers (without default), applied in every transferred layer
+    layer_heads: str = ""  # per-layer head override: "L=h,h;L=h" (L in student layer indices)
+    weight: float = 3.0  # distillation loss weight (lambda)
+    shared_drop_path: bool = True  # teacher uses the student's drop-path masks in training
+    layer_map: str = ""  # "s=t,s=t": student layer s learns from teacher layer t (depths may differ)
+    head_map: tuple[int, ...] = ()  # teacher head for each student head (head counts may differ)
+    # The frozen teacher's forward precision. bf16 is faster on CPUs with bf16 units and on GPUs,
+    # and perturbs the teacher's maps at bf16 rounding level; fp32 is the exact recipe.
+    teacher_precision: Precision = Precision.FP32
+    average: MapAverage = MapAverage.NONE  # map modes only: average teacher maps before transfer
+
+
+@dataclass(frozen=True)
+class MAEConfig:
+    mask_ratio: float = 0.75
+    decoder_dim: int = 128
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+    norm_pix_loss: bool = True
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """How the suite pretrains a teacher of its own (``teacher.source=pretrain``)."""
+
+    method: PretrainMethod = PretrainMethod.SUPERVISED
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mae: MAEConfig = field(default_factory=MAEConfig)
+    precision: Precision = Precision.FP32
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    source: TeacherSource = TeacherSource.NONE
+    name: str = ""  # timm source: pretrained model name, e.g. vit_large_patch16_224.mae
+    path: str = ""  # file source: checkpoint path
+    model: ModelConfig = field(default_factory=ModelConfig)  # architecture (file, random, pretrain)
+    init_seed: int = 0  # random source: initialisation seed
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """How a run executes; none of this changes its results, so none of it enters the run id."""
+
+    runs_root: str = "runs"
+    run_dir: str = ""  # explicit run directory; default: <runs_root>/<run id>
+    device: str = "auto"  # auto | cpu | cuda
+    threads: Optional[int] = None  # torch intra-op threads; None: torch's default
+    data_workers: int = 4  # ImageFolder loader processes
+    progress: Optional[bool] = None  # progress bar; None: only when stderr is a TTY
+    checkpoint_every_steps: int = 0  # 0: checkpoint at the end of every epoch only
+    stop_after_steps: Optional[int] = None  # stop (resumably) after this global step: for tests
+    force: bool = False  # allow writing into a finished run directory (restarts it)
+    shift_root: str = "/datasets"  # where shifted evaluation sets live (imagenet-v2, -sketch, -a, -r, -c)
+    cache_root: str = ""  # generated evaluation sets (corruptions); default: <runs_root>/.cache
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    objective: Objective = Objective.CLASSIFY
+    seed: int = 0
+    precision: Precision = Precision.FP32
+    eval_every: int = 1  # evaluate every N epochs (and always after the last)
+    log_every: int = 50  # training-loss records, averaged over the steps between them
+    save_eval_weights: bool = False  # keep the weights of every evaluation (for matched-accuracy comparisons)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    student: ModelConfig = field(default_factory=ModelConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    # The student's starting weights (same sources as a teacher); source=none: random init.
+    # Fine-tuning ignores this and starts from the teacher.
+    init: TeacherConfig = field(default_factory=TeacherConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    mae: MAEConfig = field(default_factory=MAEConfig)
+    exec: ExecConfig = field(default_factory=ExecConfig)

@@ -1,0 +1,2 @@
+"""Evaluating finished runs after the fact: shifted and corrupted sets, ensembles, matched accuracy,
+attention similarity."""

@@ -1,0 +1,1 @@
+"""Studies as data: scales and presets, the study contract (points, claims, figures, analyses), planning, validation."""

@@ -1,0 +1,88 @@
+"""The paper's claims a study tests, declared beside the study, with the rule that decides each.
+
+A claim compares groups of runs named by their sweep-point values (a
+:data:`Selector` such as ``{"method": "copy"}``), per seed, on the clean test
+set's top-1. Three kinds cover the paper's statements:
+
+- :class:`Superiority`: A beats B (by more than ``margin`` points).
+- :class:`Equivalence`: A and B agree within ``margin`` points.
+- :class:`GapShare`: a method recovers a share of the gap between two others
+  (scratch -> fine-tune), compared with ``threshold``.
+
+Claims are data: the statistics that decide them live in the analysis layer
+(``analysis.verdicts``), one implementation for the dashboard, figures and demo.
+Every key and value a claim names is checked against the study's points before
+anything trains (:mod:`attnxfer_core.experiments.validation`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Optional
+
+Selector = Mapping[str, Any]  # sweep-point key -> value; a run matches when all are equal (as text)
+
+
+def describe(selector: Selector) -> str:
+    """``method=copy, side=last`` (how a selector reads in a verdict)."""
+    return ", ".join(f"{k}={v}" for k, v in selector.items())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    text: str  # the claim as the paper makes it, in a sentence
+    metric: str = "top1"  # compared on the clean test set, per seed
+
+    kind: ClassVar[str] = ""
+
+    def selectors(self) -> tuple[Selector, ...]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Superiority(Claim):
+    """``better`` beats ``worse``: replicates when the 95% interval of the paired difference lies above ``margin``."""
+
+    better: Selector
+    worse: Selector
+    margin: float = 0.0  # points
+    paper: Optional[float] = None  # the paper's difference (points), where known
+
+    kind: ClassVar[str] = "superiority"
+
+    def selectors(self) -> tuple[Selector, ...]:
+        return (self.better, self.worse)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Equivalence(Claim):
+    """``a`` matches ``b``: replicates when the 90% interval of a - b lies inside ±``margin`` (two one-sided tests)."""
+
+    a: Selector
+    b: Selector
+    margin: float  # points
+    paper: Optional[float] = None  # the paper's difference a - b (points), where known
+
+    kind: ClassVar[str] = "equivalence"
+
+    def selectors(self) -> tuple[Selector, ...]:
+        return (self.a, self.b)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GapShare(Claim):
+    """``method`` recovers a share of the ``low`` -> ``high`` gap: (method - low) / (high - low).
+
+    The share is a ratio of paired mean differences with a Fieller 95% interval.
+    It replicates when the interval lies above ``threshold``.
+    """
+
+    method: Selector
+    low: Selector  # e.g. scratch
+    high: Selector  # e.g. fine-tune
+    threshold: float  # a share, e.g. 0.5 for "most of the gap"
+    paper: Optional[float] = None  # the paper's share, where known
+
+    kind: ClassVar[str] = "share of a gap"
+
+    def selectors(self) -> tuple[Selector, ...]:
+        return (self.method, self.low, self.high)

@@ -1,0 +1,1 @@
+"""timm Vision Transformers: building them, the weights they start from, and the MAE wrapper."""

@@ -1,0 +1,1 @@
+"""A run on disk: its directory contract and state, atomic files, checkpoint I/O, provenance."""

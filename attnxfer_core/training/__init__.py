@@ -1,0 +1,1 @@
+"""Training one run: objectives, optimizer, the resumable loop, distributed set-up, execution."""

@@ -1,0 +1,239 @@
+"""One run from config to summary: check everything, then train into the run dir.
+
+:func:`prepare` builds data, models, teacher and plan without touching the disk,
+so every input error surfaces before a run directory exists. :func:`execute`
+then creates (or resumes) the run directory and trains.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from attnxfer_core.config import (
+    Objective,
+    RunConfig,
+    TeacherConfig,
+    canonical_json,
+    from_dict,
+    run_id,
+    set_fields,
+    to_dict,
+)
+from attnxfer_core.config.pretraining import pretrain_run, pretrained_sources
+from attnxfer_core.config.validate import validate_config
+from attnxfer_core.data import DataSource, build_source
+from attnxfer_core.errors import UserError, failure_line
+from attnxfer_core.models.factory import create_vit
+from attnxfer_core.models.sources import build_from_source, build_teacher
+from attnxfer_core.models.weights import OPTIONAL_PREFIXES, load_weights, read_state_dict
+from attnxfer_core.modes import spec_of
+from attnxfer_core.runs.provenance import environment
+from attnxfer_core.runs.rundir import WEIGHTS, RunDir, run_dir_of
+from attnxfer_core.runs.tensors import save_tensors
+from attnxfer_core.training.distributed import DistContext, barrier, from_environment
+from attnxfer_core.training.objectives import ClassificationTask, MAETask, Task
+from attnxfer_core.training.trainer import StopRequested, Trainer
+from attnxfer_core.transfer.plan import build_plan
+
+log = logging.getLogger("attnxfer")
+
+
+@dataclass
+class PreparedRun:
+    cfg: RunConfig
+    run_id: str
+    run_dir: RunDir
+    source: DataSource
+    task: Task
+    device: torch.device
+    # Models whose weights come from the suite's own pretraining runs, filled in
+    # by execute() once those runs exist: (source config, model, field name).
+    pending: list[tuple[TeacherConfig, nn.Module, str]] = field(default_factory=list)
+    init_model: Optional[nn.Module] = None  # where the student's starting weights come from
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict  # empty when the run stopped before finishing
+    cached: bool = False  # the run had already finished; nothing was trained
+    stopped_at: Optional[int] = None  # global step of a resumable early stop
+
+    @property
+    def finished(self) -> bool:
+        return self.stopped_at is None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def prepare(cfg: RunConfig) -> PreparedRun:
+    """Validate and build everything a run needs; writes nothing."""
+    validate_config(cfg, world=from_environment().world)
+    if cfg.exec.threads:
+        torch.set_num_threads(cfg.exec.threads)
+    device = resolve_device(cfg.exec.device)
+    source = build_source(cfg.data, cfg.augment, image_size=cfg.student.img_size or 224, workers=cfg.exec.data_workers)
+    shape = dict(num_classes=source.num_classes, img_size=source.image_size, in_chans=source.in_chans)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        student = create_vit(cfg.student, field="student", **shape)
+    if cfg.objective is Objective.MAE:
+        return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, MAETask(student, cfg.mae, cfg.seed), device)
+    spec = spec_of(cfg.transfer.mode)
+    teacher = build_teacher(cfg, **shape) if spec.needs_teacher else None
+    plan = build_plan(cfg.transfer, student, teacher) if spec.transfers else None
+    init_model = teacher if spec.init_from_teacher else build_from_source(cfg.init, shape, "init")
+    if init_model is not None:
+        init_from(student, init_model, "teacher" if spec.init_from_teacher else "init")
+    models = {"teacher": teacher, "init": init_model}
+    pending = [(source_cfg, models[name], name) for name, source_cfg in pretrained_sources(cfg)]
+    task = ClassificationTask(student, teacher, plan, cfg.augment, source.num_classes)
+    return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, task, device, pending, init_model)
+
+
+def init_from(student: nn.Module, weights: nn.Module, origin: str) -> None:
+    """A student's start from other weights (fine-tuning, or ``init``), with a fresh classifier head."""
+    state = {k: v for k, v in weights.state_dict().items() if not k.startswith(OPTIONAL_PREFIXES)}
+    load_weights(student, state, origin)
+
+
+def _load_pretrained(prepared: PreparedRun, progress: Optional[bool]) -> dict:
+    """Make sure the suite-pretrained weights exist (training those runs first if needed) and load them."""
+    info: dict = {}
+    for source_cfg, model, field_name in prepared.pending:
+        pretraining = pretrain_run(source_cfg, prepared.cfg.exec)
+        done = run_dir_of(pretraining).finished
+        log.info("%s %s pretraining run %s", "reusing cached" if done else "running",
+                 source_cfg.pretrain.method.value, run_dir_of(pretraining).path)
+        result = execute(pretraining, progress)
+        load_weights(model, read_state_dict(result.run_dir / WEIGHTS), f"pretrained {field_name} {result.run_dir}")
+        info[field_name] = {"run_id": result.run_dir.name, "cached": result.cached,
+                            "final": result.summary.get("final", {})}
+    if prepared.pending and prepared.init_model is not None:
+        task = prepared.task
+        assert isinstance(task, ClassificationTask)
+        init_from(task.student, prepared.init_model, "init")
+    return info
+
+
+def stored_config(run_dir: Path) -> RunConfig:
+    """The config a run directory was trained with, pointed at where the directory is now."""
+    rd = RunDir(run_dir)
+    data = rd.config()
+    if data is None:
+        raise UserError(f"{run_dir} is not a run directory (no config.json)")
+    cfg = from_dict(RunConfig, data["config"])
+    return set_fields(cfg, {"exec.run_dir": str(rd.path), "exec.runs_root": str(rd.path.parent)})
+
+
+def load_finished(run_dir: Path, weights: Optional[Path] = None, progress: Optional[bool] = None) -> PreparedRun:
+    """A finished run ready for inference: its data, its trained student and, if it has one, its teacher."""
+    rd = RunDir(run_dir)
+    if not rd.finished:
+        raise UserError(f"{run_dir} has not finished (no summary.json)")
+    cfg = stored_config(rd.path)
+    prepared = prepare(cfg)
+    _load_pretrained(prepared, progress)
+    model = prepared.task.trained_model()
+    state = read_state_dict(weights or rd.path / WEIGHTS)
+    if cfg.objective is Objective.MAE:
+        model.encoder.load_state_dict(state)
+    else:
+        model.load_state_dict(state)
+    model.to(prepared.device).eval()
+    teacher = getattr(prepared.task, "teacher", None)
+    if teacher is not None:
+        teacher.to(prepared.device)
+    return prepared
+
+
+def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
+    """Run ``cfg`` to completion, resuming from its checkpoint; a finished run is returned as is."""
+    rd = run_dir_of(cfg)
+    if rd.finished and not cfg.exec.force:
+        stored = rd.config()
+        if stored is not None and stored.get("canonical") != canonical_json(cfg):
+            raise UserError(f"{rd.path} holds a different finished run; choose another exec.run_dir")
+        return RunResult(rd.path, rd.summary(), cached=True)
+    prepared = prepare(cfg)
+    stored = rd.config()
+    if stored is not None and stored.get("canonical") != canonical_json(cfg):
+        raise UserError(f"{rd.path} holds a run with a different config; choose another exec.run_dir")
+    pretrained = _load_pretrained(prepared, progress)
+    ctx = from_environment()
+    if not ctx.is_main:  # other ranks compute; rank 0 owns the run directory
+        barrier(ctx)
+        return _train(prepared, pretrained, progress, ctx)
+    rd.create()
+    rd.lock()
+    try:
+        if cfg.exec.force:
+            rd.clear_results()
+        rd.clear_failure()
+        rd.write_config({"run_id": prepared.run_id, "config": to_dict(cfg), "canonical": canonical_json(cfg)})
+        barrier(ctx)
+        try:
+            return _train(prepared, pretrained, progress, ctx)
+        except Exception as exc:  # recorded for `attnxfer status`, then raised on
+            rd.write_failure(failure_line(exc), at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+            raise
+    finally:
+        rd.unlock()
+
+
+def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ctx: DistContext) -> RunResult:
+    cfg, rd, task = prepared.cfg, prepared.run_dir, prepared.task
+    device = prepared.device
+    if device.type == "cuda" and ctx.enabled:
+        device = torch.device("cuda", ctx.local_rank)
+    task.trained_model().to(device)
+    teacher = getattr(task, "teacher", None)
+    if teacher is not None:
+        teacher.to(device)
+    trainer = Trainer(cfg, task, prepared.source, rd, device, ctx)
+    resumed = trainer.resume()
+    if resumed:
+        log.info("resuming %s at step %d", rd.path.name, trainer.pos.global_step)
+    started = time.perf_counter()
+    try:
+        evals = trainer.fit(progress=progress)
+    except StopRequested:
+        log.info("stopped %s at step %d; run the same command again to resume", rd.path.name, trainer.pos.global_step)
+        return RunResult(rd.path, {}, stopped_at=trainer.pos.global_step)
+    if not ctx.is_main:
+        return RunResult(rd.path, {})
+    weights = task.export(trainer.final_weights())
+    save_tensors(rd.path / WEIGHTS, weights)
+    images = trainer.total_steps * cfg.optim.batch_size
+    summary = {
+        "status": "done",
+        "run_id": prepared.run_id,
+        "objective": cfg.objective.value,
+        "mode": cfg.transfer.mode.value,
+        "seed": cfg.seed,
+        "epochs": cfg.optim.epochs,
+        "steps": trainer.total_steps,
+        "train_seconds": round(trainer.pos.elapsed, 3),
+        "images_per_second": round(images / trainer.pos.elapsed, 2) if trainer.pos.elapsed > 0 else None,
+        "wall_seconds_this_attempt": round(time.perf_counter() - started, 3),
+        "final": {k: v for k, v in evals[-1].items() if k not in ("kind",)} if evals else {},
+        "teacher": {"source": cfg.teacher.source.value, **pretrained.get("teacher", {})},
+        "init": {"source": cfg.init.source.value, **pretrained.get("init", {})},
+        "device": str(device),
+        "world_size": ctx.world,
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **environment(),
+    }
+    rd.write_summary(summary)
+    return RunResult(rd.path, summary)

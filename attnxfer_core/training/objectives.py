@@ -1,0 +1,161 @@
+"""What a training step optimises: classification (with or without attention
+transfer) or MAE pretraining. The trainer only sees this small interface."""
+from __future__ import annotations
+
+from typing import Callable, Optional, Protocol
+
+import torch
+from timm.data import Mixup
+from timm.loss import SoftTargetCrossEntropy
+from timm.models.vision_transformer import VisionTransformer
+from torch import Tensor, nn
+
+from attnxfer_core.config import AugmentConfig, MAEConfig
+from attnxfer_core.data.source import DataSource, derive_seed
+from attnxfer_core.metrics import classification_metrics, predict
+from attnxfer_core.models.mae import MaskedAutoencoder
+from attnxfer_core.training.distributed import SINGLE, DistContext, gather_objects
+from attnxfer_core.transfer.model import AttentionTransferModel
+from attnxfer_core.transfer.plan import TransferPlan
+
+
+class Task(Protocol):
+    module: nn.Module  # what a training step calls (and DDP would wrap)
+
+    def losses(self, images: Tensor, labels: Tensor) -> dict[str, Optional[Tensor]]: ...
+
+    def evaluate(
+        self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast, ctx: DistContext
+    ) -> dict:
+        """Metrics on the evaluation set (each rank evaluates its share; all ranks get the result)."""
+        ...
+
+    def frozen_rows(self) -> list[tuple[nn.Parameter, Tensor]]: ...
+
+    def export(self, weights: nn.Module) -> dict[str, Tensor]: ...
+
+    def trained_model(self) -> nn.Module:
+        """The model whose parameters are optimised, with its own parameter names."""
+        ...
+
+
+class ClassificationTask:
+    """Supervised classification; with a plan, the student is guided by the teacher."""
+
+    def __init__(
+        self,
+        student: VisionTransformer,
+        teacher: Optional[VisionTransformer],
+        plan: Optional[TransferPlan],
+        augment: AugmentConfig,
+        num_classes: int,
+    ) -> None:
+        self.student = student
+        self.teacher = teacher
+        self.plan = plan
+        self.module: nn.Module = AttentionTransferModel(student, teacher, plan) if plan is not None else student
+        mixing = augment.mixup > 0 or augment.cutmix > 0
+        self.mixup = (
+            Mixup(
+                mixup_alpha=augment.mixup, cutmix_alpha=augment.cutmix, prob=augment.mixup_prob,
+                label_smoothing=augment.label_smoothing, num_classes=num_classes,
+            )
+            if mixing
+            else None
+        )
+        self.criterion: nn.Module = (
+            SoftTargetCrossEntropy() if mixing else nn.CrossEntropyLoss(label_smoothing=augment.label_smoothing)
+        )
+
+    def losses(self, images: Tensor, labels: Tensor) -> dict[str, Optional[Tensor]]:
+        if self.mixup is not None:
+            images, labels = self.mixup(images, labels)
+        out = self.module(images)
+        if isinstance(out, dict):
+            logits, attn = out["logits"], out["attn_loss"]
+        else:
+            logits, attn = out, None
+        task = self.criterion(logits.float(), labels)
+        loss = task if attn is None else task + self.plan.weight * attn
+        return {"loss": loss, "task": task, "attn": attn}
+
+    def forward_fn(self, weights: nn.Module) -> Callable[[Tensor], Tensor]:
+        """Inference with ``weights`` as the student (the live model or its EMA).
+
+        Copy modes keep the teacher in the loop at test time; every other mode is
+        evaluated as the student alone (distillation discards its teacher), as
+        timm runs it.
+        """
+        if self.plan is None or not self.plan.spec.teacher_at_inference:
+            weights.eval()
+            return weights
+        if weights is self.student:
+            model = self.module
+        else:
+            model = AttentionTransferModel(weights, self.teacher, self.plan)
+        model.eval()
+        return lambda x: model(x)["logits"]
+
+    def evaluate(
+        self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast,
+        ctx: DistContext = SINGLE,
+    ) -> dict:
+        was_training = weights.training
+        weights.eval()
+        batches = source.eval_batches(batch_size, ctx.rank, ctx.world)
+        logits, labels = predict(self.forward_fn(weights), batches, device, autocast)
+        weights.train(was_training)
+        shares = gather_objects((logits, labels), ctx)
+        return classification_metrics(torch.cat([s[0] for s in shares]), torch.cat([s[1] for s in shares]))
+
+    def frozen_rows(self) -> list[tuple[nn.Parameter, Tensor]]:
+        return self.plan.frozen_rows(self.student) if self.plan is not None else []
+
+    def export(self, weights: nn.Module) -> dict[str, Tensor]:
+        return {k: v.detach().clone() for k, v in weights.state_dict().items()}
+
+    def trained_model(self) -> nn.Module:
+        return self.student
+
+
+class MAETask:
+    """Masked-autoencoder pretraining; evaluation is the reconstruction loss on held-out images."""
+
+    def __init__(self, encoder: VisionTransformer, cfg: MAEConfig, seed: int) -> None:
+        self.module = MaskedAutoencoder(encoder, cfg)
+        self.seed = seed
+
+    def losses(self, images: Tensor, labels: Tensor) -> dict[str, Optional[Tensor]]:
+        loss = self.module(images)
+        return {"loss": loss, "task": loss, "attn": None}
+
+    @torch.no_grad()
+    def evaluate(
+        self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast,
+        ctx: DistContext = SINGLE,
+    ) -> dict:
+        was_training = weights.training
+        weights.eval()
+        # the same masks at every evaluation (per rank share)
+        g = torch.Generator().manual_seed(derive_seed(self.seed, 0xE7A1, ctx.rank))
+        total, count = 0.0, 0
+        for images, _ in source.eval_batches(batch_size, ctx.rank, ctx.world):
+            with autocast():
+                loss = weights(images.to(device), generator=g)
+            total += float(loss) * len(images)
+            count += len(images)
+        weights.train(was_training)
+        shares = gather_objects((total, count), ctx)
+        total, count = sum(s[0] for s in shares), sum(s[1] for s in shares)
+        return {"recon_loss": total / max(count, 1), "n": count}
+
+    def frozen_rows(self) -> list[tuple[nn.Parameter, Tensor]]:
+        return []
+
+    def export(self, weights: nn.Module) -> dict[str, Tensor]:
+        """Only the encoder: a plain timm ViT state dict, loadable as a teacher."""
+        return {k: v.detach().clone() for k, v in weights.encoder.state_dict().items()}
+
+    def trained_model(self) -> nn.Module:
+        return self.module
+

@@ -1,0 +1,1 @@
+"""Attention transfer: the plan (which layers and heads), the student-with-teacher model, the losses."""

@@ -1,0 +1,246 @@
+"""The student with its frozen teacher: one forward pass for copy and distill.
+
+Teacher and student run interleaved, block by block, so only one layer's
+teacher maps are alive at a time and the teacher stops after the last layer
+anything is taken from. Non-transferred student blocks run exactly as timm runs
+them (fused attention). The teacher is held outside the module tree: it is not
+in ``state_dict()``, not in ``parameters()`` and never wrapped by DDP.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from timm.models.vision_transformer import Block, VisionTransformer
+from torch import Tensor, nn
+
+from attnxfer_core.attention.walk import (
+    PARTS,
+    drop_path_masks,
+    embed,
+    head,
+    logits_of,
+    mlp_branch,
+    output,
+    plain_block,
+    project,
+    residual,
+)
+from attnxfer_core.config import MapAverage
+from attnxfer_core.modes import Kind, Target
+from attnxfer_core.transfer.fused import fused_distill_attention, reference_distill_attention
+from attnxfer_core.transfer.losses import projection_distill_loss
+from attnxfer_core.transfer.plan import LayerPlan, TransferPlan
+
+Masks = Optional[tuple[Tensor, Tensor]]
+
+
+def average_maps(probs: Tensor, how: MapAverage) -> Tensor:
+    """The appendix ablation: teacher probabilities averaged over examples or over queries."""
+    if how is MapAverage.EXAMPLES:
+        return probs.mean(dim=0, keepdim=True).expand_as(probs)
+    if how is MapAverage.QUERIES:
+        return probs.mean(dim=-2, keepdim=True).expand_as(probs)
+    return probs
+
+
+class AttentionTransferModel(nn.Module):
+    """Student ViT guided by a frozen teacher (attention copy or distillation).
+
+    ``forward`` returns ``{"logits", "attn_loss", "layer_losses"}``; ``attn_loss``
+    is the unweighted sum over transferred layers (None for copy modes).
+    ``fused=False`` selects the straightforward autograd path for map
+    distillation, which tests use as the reference for the fused one.
+    """
+
+    fused: bool = True
+    # When a dict, forward() records each layer's effective attention probabilities
+    # (what the student really uses: the teacher's map where copied) for analysis.
+    capture: Optional[dict] = None
+
+    def __init__(self, student: VisionTransformer, teacher: VisionTransformer, plan: TransferPlan) -> None:
+        super().__init__()
+        self.student = student
+        self._teacher = (teacher,)  # a tuple keeps it out of the module tree
+        self.plan = plan
+        self._layer_plans = plan.by_student_layer(len(student.blocks))
+        self._index_cache: dict[tuple, Tensor] = {}
+        teacher.eval()
+        teacher.requires_grad_(False)
+
+    @property
+    def teacher(self) -> VisionTransformer:
+        return self._teacher[0]
+
+    def train(self, mode: bool = True) -> "AttentionTransferModel":
+        super().train(mode)
+        self.teacher.eval()  # frozen: dropout off; drop path comes from the student's masks
+        return self
+
+    def _teacher_context(self, images: Tensor) -> ExitStack:
+        """no_grad, plus bf16 autocast when the plan asks for a low-precision teacher."""
+        stack = ExitStack()
+        stack.enter_context(torch.no_grad())
+        if self.plan.teacher_bf16:
+            stack.enter_context(torch.autocast(images.device.type, dtype=torch.bfloat16))
+        return stack
+
+    def _index(self, heads: tuple[int, ...], device: torch.device) -> Tensor:
+        key = (heads, device)
+        if key not in self._index_cache:
+            self._index_cache[key] = torch.tensor(heads, dtype=torch.long, device=device)
+        return self._index_cache[key]
+
+    def forward(self, images: Tensor) -> dict[str, object]:
+        student, teacher, plan = self.student, self.teacher, self.plan
+        masks = drop_path_masks(student.blocks, images.shape[0], images) if self.training else None
+        share = masks is not None and plan.shared_drop_path
+        teacher_masks = [masks[s] if share and s is not None else None for s in plan.teacher_mask_source]
+        last_teacher = plan.last_teacher_layer
+        residual_target = plan.spec.target is Target.RESIDUAL
+
+        x = embed(student, images)
+        with self._teacher_context(images):
+            tx = embed(teacher, images)
+        t_next = 0  # next teacher block to run
+        captured: Optional[tuple[int, dict[str, Tensor]]] = None
+        layer_losses: dict[int, Tensor] = {}
+        for i, blk in enumerate(student.blocks):
+            m = masks[i] if masks is not None else None
+            lp = self._layer_plans[i]
+            if lp is None:
+                if self.capture is not None:
+                    self._record_own(i, blk, x)
+                x = plain_block(blk, x, m)
+                continue
+            if captured is None or captured[0] != lp.teacher_layer:
+                with self._teacher_context(images):
+                    while t_next < lp.teacher_layer:
+                        tx = plain_block(teacher.blocks[t_next], tx, teacher_masks[t_next])
+                        t_next += 1
+                    if residual_target:
+                        tx = plain_block(teacher.blocks[t_next], tx, teacher_masks[t_next])
+                        cap = {"residual": tx}
+                    else:
+                        keep_going = t_next < last_teacher
+                        cap, tx = self._teacher_block(teacher.blocks[t_next], tx, teacher_masks[t_next], keep_going)
+                    captured = (t_next, cap)
+                    t_next += 1
+            if residual_target:
+                if self.capture is not None:
+                    self._record_own(i, blk, x)
+                x = plain_block(blk, x, m)
+                layer_losses[i] = projection_distill_loss(x, captured[1]["residual"])
+                continue
+            m1, m2 = m if m is not None else (None, None)
+            h = blk.norm1(x)
+            heads_out, loss = self._student_attention(blk, h, lp, captured[1], layer=i)
+            x = residual(x, blk.ls1(output(blk.attn, h, heads_out)), m1)
+            x = mlp_branch(blk, x, m2)
+            if loss is not None:
+                layer_losses[i] = loss
+        attn_loss = torch.stack(list(layer_losses.values())).sum() if layer_losses else None
+        return {"logits": head(student, x), "attn_loss": attn_loss, "layer_losses": layer_losses}
+
+    # -- teacher -------------------------------------------------------------------
+
+    def _teacher_block(self, blk: Block, x: Tensor, masks: Masks, keep_going: bool) -> tuple[dict[str, Tensor], Tensor]:
+        """Run a teacher block, returning what the student needs from it and its output.
+
+        The output is only computed when a later teacher layer is still needed.
+        Map targets are captured as fp32 probabilities (averaged if the plan says so).
+        """
+        target = self.plan.spec.target
+        attn = blk.attn
+        h = blk.norm1(x)
+        parts = PARTS if keep_going else (("q", "k") if target is Target.MAP else (target.value,))
+        p = project(attn, h, parts)
+        cap: dict[str, Tensor] = {}
+        probs = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1) if target is Target.MAP else None
+        if probs is not None:
+            cap["probs"] = average_maps(probs, self.plan.average)
+        else:
+            cap[target.value] = p[target.value]
+        if not keep_going:
+            return cap, x
+        if probs is not None:
+            heads_out = probs.to(p["v"].dtype) @ p["v"]
+        else:
+            heads_out = F.scaled_dot_product_attention(p["q"], p["k"], p["v"])
+        m1, m2 = masks if masks is not None else (None, None)
+        x = residual(x, blk.ls1(output(attn, h, heads_out)), m1)
+        return cap, mlp_branch(blk, x, m2)
+
+    def _teacher_heads(self, cap: Tensor, lp: LayerPlan) -> Tensor:
+        if lp.teacher_heads == tuple(range(cap.shape[1])):
+            return cap
+        return cap.index_select(1, self._index(lp.teacher_heads, cap.device))
+
+    # -- student -------------------------------------------------------------------
+
+    def _record_own(self, layer: int, blk: Block, x: Tensor) -> None:
+        p = project(blk.attn, blk.norm1(x), ("q", "k"))
+        self.capture[layer] = logits_of(p["q"], p["k"], blk.attn.scale).float().softmax(dim=-1)
+
+    def _student_attention(
+        self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor], layer: int
+    ) -> tuple[Tensor, Optional[Tensor]]:
+        spec = self.plan.spec
+        attn = blk.attn
+        dropout_p = attn.attn_drop.p if self.training else 0.0
+        if spec.kind is Kind.COPY:
+            parts = tuple(p for p in PARTS if p not in spec.replaced) if lp.full else PARTS
+            p = project(attn, h, parts)
+            if spec.target is Target.MAP:
+                if self.capture is not None:
+                    self.capture[layer] = self._copied_maps(attn, p, lp, cap["probs"])
+                return self._copy_map(attn, p, lp, cap["probs"], dropout_p), None
+            part = spec.target.value
+            taught = self._teacher_heads(cap[part], lp).to(next(iter(p.values())).dtype)
+            if lp.full:
+                p[part] = taught
+            else:
+                p[part] = p[part].index_copy(1, self._index(lp.heads, h.device), taught)
+            if self.capture is not None:
+                self.capture[layer] = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1)
+            return F.scaled_dot_product_attention(p["q"], p["k"], p["v"], dropout_p=dropout_p), None
+
+        p = project(attn, h, PARTS)
+        if self.capture is not None:
+            self.capture[layer] = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1)
+        heads_index = None if lp.full else self._index(lp.heads, h.device)
+        if spec.target is Target.MAP:
+            teacher_probs = self._teacher_heads(cap["probs"], lp)
+            if heads_index is None and self.fused and dropout_p == 0.0:
+                return fused_distill_attention(p["q"], p["k"], p["v"], teacher_probs, attn.scale)
+            return reference_distill_attention(p["q"], p["k"], p["v"], teacher_probs, attn.scale, heads_index,
+                                               attn.attn_drop)
+        part = spec.target.value
+        heads_out = F.scaled_dot_product_attention(p["q"], p["k"], p["v"], dropout_p=dropout_p)
+        chosen = p[part] if heads_index is None else p[part].index_select(1, heads_index)
+        return heads_out, projection_distill_loss(chosen, self._teacher_heads(cap[part], lp))
+
+    def _copied_maps(self, attn: nn.Module, p: dict[str, Tensor], lp: LayerPlan, t_probs: Tensor) -> Tensor:
+        """The maps a copy layer uses: the teacher's in transferred heads, the student's own elsewhere."""
+        taught = self._teacher_heads(t_probs, lp).float()
+        if lp.full:
+            return taught
+        own = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1)
+        return own.index_copy(1, self._index(lp.heads, own.device), taught)
+
+    def _copy_map(self, attn: nn.Module, p: dict[str, Tensor], lp: LayerPlan, t_probs: Tensor,
+                  dropout_p: float) -> Tensor:
+        """Teacher's probabilities applied to the student's values in transferred heads."""
+        v = p["v"]
+        probs = attn.attn_drop(self._teacher_heads(t_probs, lp).to(v.dtype))
+        if lp.full:
+            return probs @ v
+        taught = probs @ v.index_select(1, self._index(lp.heads, v.device))
+        own = self._index(lp.own_heads, v.device)
+        mine = F.scaled_dot_product_attention(
+            p["q"].index_select(1, own), p["k"].index_select(1, own), v.index_select(1, own), dropout_p=dropout_p
+        )
+        merged = torch.cat([taught, mine], dim=1)
+        return merged.index_select(1, self._index(lp.merge_order, v.device))
