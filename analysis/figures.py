@@ -33,9 +33,11 @@ from attnxfer_core.experiments.figures import (
     SweepLines,
 )
 from attnxfer_core.experiments.study import Study
+from attnxfer_core.modes import Mode
+from attnxfer_core.runs.rundir import ANALYSIS_FILES
 
 PAPER_LABEL = "paper (ViT-L/16, ImageNet-1k)"
-METHOD_ORDER = ["scratch", "finetune", "copy", "distill", "feature_kd"]
+METHOD_ORDER = [m.value for m in Mode]  # methods in the order the modes are declared
 
 
 @dataclass
@@ -143,7 +145,8 @@ def method_bars(spec: MethodBars, data: StudyData, out: Path, formats: Sequence[
     axes[0].set_ylabel("top-1 (%)")
     known = [m for m in methods if paper.get(m) is not None]
     _bars(axes[1], known, [paper[m] for m in known], [float("nan")] * len(known), color="#bbbbbb")
-    axes[1].set_ylim(80, 87)
+    if known:
+        axes[1].set_ylim(min(paper[m] for m in known) - 3, max(paper[m] for m in known) + 1)
     axes[1].set_title(PAPER_LABEL)
     names = list(gaps)
     bounded = [g.bounded for g in gaps.values()]
@@ -241,7 +244,7 @@ def grouped_bars(spec: GroupedBars, data: StudyData, out: Path, formats: Sequenc
 
 def ensemble_bars(spec: EnsembleBars, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
     """Table 1 (ensembles): ensemble top-1 over replicates, members' top-1 beside it."""
-    rows = data.analysis("ensembles.json")
+    rows = data.analysis(ANALYSIS_FILES["ensembles"])
     if not rows:
         return FigureResult(note=f"no ensembles analysed yet (attnxfer analyze {data.study.name})")
     frame = pd.DataFrame([{"ensemble": r["name"], "top1": r["ensemble"]["top1"],
@@ -289,14 +292,15 @@ def corruption_heatmap(spec: CorruptionHeatmap, data: StudyData, out: Path, form
 
 
 def matched_table(spec: MatchedTable, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
-    matched = data.analysis("matched.json")
+    matched = data.analysis(ANALYSIS_FILES["matched"])
     if not matched:
         return FigureResult(note=f"no matched-accuracy analysis (attnxfer analyze {data.study.name})")
     rows = []
     for item in matched:
         for row in item["rows"]:
             corruptions = [v for k, v in row["sets"].items() if k.startswith("corruptions/")]
-            rows.append({"pair": f"finetune vs {item['method']}", "seed": item["seed"],
+            reference = item.get("reference", Mode.FINETUNE.value)
+            rows.append({"pair": f"{reference} vs {item['method']}", "seed": item["seed"],
                          "run": Path(row["run"]).name, "epoch": row["epoch"], "clean top-1": row["clean_top1"],
                          "mean corruption top-1": float(np.mean(corruptions)) if corruptions else float("nan")})
     return FigureResult(_tables(pd.DataFrame(rows), out, spec.stem_for(data.study.name),
@@ -304,7 +308,7 @@ def matched_table(spec: MatchedTable, data: StudyData, out: Path, formats: Seque
 
 
 def similarity_lines(spec: SimilarityLines, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
-    rows = data.analysis("similarity.json")
+    rows = data.analysis(ANALYSIS_FILES["similarity"])
     if not rows:
         return FigureResult(note=f"no similarity analysis (attnxfer analyze {data.study.name})")
     records = []
@@ -333,11 +337,12 @@ def similarity_lines(spec: SimilarityLines, data: StudyData, out: Path, formats:
 
 def attention_maps_picture(spec: AttentionMapsPicture, data: StudyData, out: Path,
                            formats: Sequence[str]) -> FigureResult:
-    if data.analyses_dir is None or not (data.analyses_dir / "attention_maps.png").exists():
+    picture = None if data.analyses_dir is None else data.analyses_dir / ANALYSIS_FILES["attention_maps"]
+    if picture is None or not picture.exists():
         return FigureResult(note=f"no attention-map picture (attnxfer analyze {data.study.name})")
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{spec.stem_for(data.study.name)}.png"
-    target.write_bytes((data.analyses_dir / "attention_maps.png").read_bytes())
+    target.write_bytes(picture.read_bytes())
     return FigureResult([target])
 
 

@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 from analysis.stats import Interval, equivalence, gap_share, paired_difference
 from analysis.study_data import StudyData
 from attnxfer_core.experiments.claims import Claim, Equivalence, GapShare, Superiority, describe
-from attnxfer_core.experiments.scales import check_scale
+from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
 REPLICATES, DOES_NOT, INCONCLUSIVE, NO_DATA = "replicates", "does not replicate", "inconclusive", "no data"
 
@@ -103,7 +103,7 @@ def decide(study: str, claim: Claim, data: StudyData) -> Verdict:
 
 def study_verdicts(data: StudyData) -> list[Verdict]:
     """Every claim the study declares (at the scale its tables were collected at), decided."""
-    scale = check_scale(data.provenance.get("scale", "embedded"))
+    scale = check_scale(data.provenance.get("scale", EMBEDDED))
     return [decide(data.study.name, claim, data) for claim in data.study.claims_at(scale)]
 
 

@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("attnxfer_core", "studies", "analysis", "slurm")
@@ -184,6 +183,7 @@ def test_run_directory_contract_imports_no_torch():
 
 
 def _declared() -> set[str]:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
     names = set()

@@ -1,13 +1,15 @@
 """The study contract and the run-directory contract: names checked up front, one vocabulary of states."""
 import fcntl
 import os
+import threading
 
 import pytest
 
+from attnxfer_core.errors import ConfigError, RunLockedError
 from attnxfer_core.experiments.claims import GapShare, Superiority
 from attnxfer_core.experiments.figures import EnsembleBars, SweepLines
 from attnxfer_core.experiments.scales import base_run
-from attnxfer_core.experiments.study import Study, product, with_values
+from attnxfer_core.experiments.study import Study, product, select_runs, with_values
 from attnxfer_core.experiments.validation import StudyInvalid, validate_runs
 from attnxfer_core.modes import Mode
 from attnxfer_core.runs.rundir import LOCK, RunDir, RunState, StateReport
@@ -39,6 +41,9 @@ def _refusal(study: Study, tmp_path) -> str:
     (dict(claims=(Superiority(text="c", better={"weight": 30.0}, worse={"weight": 1.0}),)), "no point has weight=30.0"),
     (dict(figures=(SweepLines(x="lr", hue="method"),)), "unknown point key 'lr'"),
     (dict(figures=(EnsembleBars(),)), "needs the 'ensembles' analysis"),
+    (dict(claims=(Superiority(text="c", better={"method": "distil"}, worse={"weight": 1.0}),)),
+     "no point has method=distil"),
+    (dict(figures=(SweepLines(x="weight", hue="method", where={"method": ("distill", "copy")}),)), "method=copy"),
 ])
 def test_every_name_a_study_uses_is_checked_before_anything_trains(fields, named, tmp_path):
     message = _refusal(_sweep(**fields), tmp_path)
@@ -59,6 +64,36 @@ def test_every_run_carries_its_method_and_every_registered_study_is_valid_by_nam
             assert all("method" in r.values for r in study.expand(scale, seeds=1) if r.role == "run")
             validate_runs(study, [], scale)  # names only: claims, figures, analyses, evaluations
             assert study.figures, f"{study.name} declares no figure"
+
+
+def test_where_filters_name_real_keys_and_repeat_as_either():
+    runs = _sweep().expand("embedded", seeds=1)
+    assert len(select_runs(runs, ["weight=1.0", "weight=3.0"])) == 3  # both points and their shared teacher
+    assert [r.values["weight"] for r in select_runs(runs, ["weight=3.0"]) if r.role == "run"] == [3.0]
+    with pytest.raises(ConfigError, match="unknown point key 'mode'"):
+        select_runs(runs, ["mode=distill"])
+
+
+def test_a_readers_probe_never_makes_a_starting_run_fail(tmp_path):
+    """``status`` and ``collect`` probe the lock with a shared lock for an instant; taking it waits that out."""
+    rd = RunDir(tmp_path / "run")
+    rd.create()
+    fd = os.open(rd.path / LOCK, os.O_CREAT | os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)  # a probe, caught at the worst moment
+    timer = threading.Timer(0.2, os.close, [fd])
+    timer.start()
+    try:
+        rd.lock()
+    finally:
+        timer.join()
+    rd.unlock()
+    other = RunDir(rd.path)
+    rd.lock()
+    try:
+        with pytest.raises(RunLockedError):
+            other.lock()  # a real holder is still refused
+    finally:
+        rd.unlock()
 
 
 def test_gap_share_claims_name_three_groups():

@@ -26,17 +26,18 @@ from analysis.figures import render_figures
 from analysis.stats import gap_share
 from attnxfer_core.cli.common import add_progress, progress_of
 from attnxfer_core.config import Objective, RunConfig
+from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.analyses import analyze
+from attnxfer_core.experiments.figures import MethodBars
 from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import METHOD, Study
 from attnxfer_core.experiments.validation import validate_runs
 from attnxfer_core.runs.provenance import code_version
-from attnxfer_core.runs.rundir import run_dir_of
+from attnxfer_core.runs.rundir import REPORT, run_dir_of
 from attnxfer_core.training.execute import execute
 from studies import get_study
 
 STUDY = "main"
-LOW, HIGH = "scratch", "finetune"  # the gap the transfer methods are measured against
 
 
 @dataclass
@@ -86,17 +87,26 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
     return rows, info
 
 
+def gap_ends(study: Study) -> tuple[str, str]:
+    """The methods at the two ends of the gap the study measures transfer against (its ``MethodBars``)."""
+    bars = next((f for f in study.figures if isinstance(f, MethodBars)), None)
+    if bars is None:
+        raise UserError(f"study {study.name} declares no MethodBars figure: the demo needs its gap")
+    return bars.low, bars.high
+
+
 def summarize(study: Study, rows: list[DemoRow]) -> list[dict]:
     """One line per method: mean and sd of top-1 over seeds, the share of the gap recovered with its
     Fieller 95% interval (ratio of paired mean differences), mean wall time, the paper's top-1."""
+    low, high = gap_ends(study)
     methods = list(dict.fromkeys(r.method for r in rows))
     per_seed = {m: pd.Series({r.seed: r.top1 for r in rows if r.method == m}, dtype=float) for m in methods}
     table = []
     for method in methods:
         top1 = per_seed[method]
         share = None
-        if method not in (LOW, HIGH) and LOW in per_seed and HIGH in per_seed:
-            share = gap_share(top1, per_seed[LOW], per_seed[HIGH])
+        if method not in (low, high) and low in per_seed and high in per_seed:
+            share = gap_share(top1, per_seed[low], per_seed[high])
         walls = [r.wall_seconds for r in rows if r.method == method and r.wall_seconds is not None]
         table.append({
             "method": method,
@@ -130,7 +140,7 @@ def format_table(table: list[dict]) -> str:
 def write_report(study: Study, seeds: int, overrides: Sequence[str], command: str) -> dict[str, Path]:
     """Analyses, tables, figures and the dashboard of the demo's runs, under <runs_root>/report/."""
     runs = study.expand(EMBEDDED, seeds=seeds, overrides=list(overrides))
-    report = Path(runs[0].config.exec.runs_root) / "report"
+    report = Path(runs[0].config.exec.runs_root) / REPORT
     analyze(study, EMBEDDED, runs, seeds)
     collect_studies([study], EMBEDDED, seeds, overrides, report / "tables", command)
     render_figures([study], report / "tables", report / "figures", ["png"])

@@ -7,6 +7,7 @@ from pathlib import Path
 from attnxfer_core.evaluation.comparisons import attention_pictures, attention_similarity, ensemble, matched_accuracy
 from attnxfer_core.evaluation.posthoc import corruption_summary, evaluate_run, read_metrics
 from attnxfer_core.evaluation.sets import FAMILIES
+from attnxfer_core.runs.rundir import FINAL
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -73,7 +74,7 @@ def register(sub) -> None:
     ev = sub.add_parser("eval", help="evaluate finished runs on more sets (clean, corruptions, shifted ImageNets)")
     ev.add_argument("run_dirs", nargs="+")
     ev.add_argument("--sets", default="clean", help=f"comma list: {', '.join(FAMILIES)}")
-    ev.add_argument("--tag", default="final", help="final, or epoch_NNN for kept intermediate weights")
+    ev.add_argument("--tag", default=FINAL, help=f"{FINAL}, or epoch_NNN for kept intermediate weights")
     ev.add_argument("--baseline", help="run dir whose corruption errors normalise mCE (as AlexNet in ImageNet-C)")
     ev.add_argument("--workers", type=int, default=0, help="processes generating corrupted sets (0: one per core)")
     ev.add_argument("--force", action="store_true", help="re-evaluate sets already evaluated")

@@ -19,10 +19,10 @@ from studies import load_studies
 
 
 def list_studies(args: argparse.Namespace) -> int:
-    print(f"{'study':<14} {'paper':<44} {'runs (embedded)':>15} {'runs (paper)':>12}")
+    print(f"{'study':<14} {'paper':<44} " + " ".join(f"{f'runs ({scale})':>15}" for scale in SCALES))
     for study in load_studies().values():
         counts = [len(study.expand(scale)) for scale in SCALES]
-        print(f"{study.name:<14} {study.paper[:44]:<44} {counts[0]:>15} {counts[1]:>12}")
+        print(f"{study.name:<14} {study.paper[:44]:<44} " + " ".join(f"{n:>15}" for n in counts))
     return 0
 
 

@@ -49,14 +49,29 @@ def set_fields(cfg: Any, values: Mapping[str, Any]) -> Any:
     for key, raw in values.items():
         parts = key.split(".")
         node = tree
-        for depth, part in enumerate(parts[:-1]):
+        for part in parts[:-1]:
             node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(key, f"'{'.'.join(parts[:depth + 1])}' is not a config section")
+            if not isinstance(node, dict):  # a key inside another key's value: one of them is wrong
+                return _one_by_one(cfg, values)
         if isinstance(node.get(parts[-1]), dict):
-            raise ConfigError(key, f"is a config section; set one of its fields (e.g. {key}.<field>=...)")
+            return _one_by_one(cfg, values)
         node[parts[-1]] = (key, raw)
     return _apply_tree(cfg, tree, "")
+
+
+def _one_by_one(cfg: Any, values: Mapping[str, Any]) -> Any:
+    """Keys that overlap (``a=...`` and ``a.b=...``) are applied in order, so the error names the first bad one."""
+    for key, raw in values.items():
+        cfg = _apply_tree(cfg, _path_tree(key, raw), "")
+    return cfg
+
+
+def _path_tree(key: str, raw: Any) -> dict[str, Any]:
+    parts = key.split(".")
+    tree: dict[str, Any] = {parts[-1]: (key, raw)}
+    for part in reversed(parts[:-1]):
+        tree = {part: tree}
+    return tree
 
 
 def _apply_tree(obj: Any, tree: dict[str, Any], prefix: str) -> Any:

@@ -12,12 +12,12 @@ from attnxfer_core.evaluation.posthoc import evaluate_run, load_logits
 from attnxfer_core.evaluation.similarity import effective_maps, summarize
 from attnxfer_core.metrics import classification_metrics
 from attnxfer_core.runs.files import atomic_write_json
-from attnxfer_core.runs.rundir import RunDir
+from attnxfer_core.runs.rundir import FINAL, RunDir, eval_tag
 from attnxfer_core.training.execute import PreparedRun, load_finished
 from attnxfer_core.transfer.model import AttentionTransferModel
 
 
-def ensemble(run_dirs: Sequence[Path], set_name: str = "clean", tag: str = "final") -> dict:
+def ensemble(run_dirs: Sequence[Path], set_name: str = "clean", tag: str = FINAL) -> dict:
     """Average of the members' softmax probabilities, from saved logits; members' own metrics beside it."""
     if len(run_dirs) < 1:
         raise UserError("an ensemble needs at least one run")
@@ -59,7 +59,7 @@ def matched_accuracy(run_dirs: Sequence[Path], families: Sequence[str], target: 
         if not candidates:
             raise UserError(f"{run} kept no intermediate weights (train with save_eval_weights=true)")
         epoch, clean = min(candidates, key=lambda ea: (abs(ea[1] - target), -ea[0]))
-        tag = f"epoch_{epoch:03d}"
+        tag = eval_tag(epoch)
         results = evaluate_run(run, families, tag=tag)
         rows.append({"run": str(run), "epoch": epoch, "clean_top1": clean, "target": target, "tag": tag,
                      "sets": {k: v["top1"] for k, v in results.items()}})

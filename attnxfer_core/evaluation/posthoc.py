@@ -18,7 +18,7 @@ from attnxfer_core.evaluation.corruptions import BENCHMARK, mce, relative_mce
 from attnxfer_core.evaluation.sets import resolve_sets
 from attnxfer_core.metrics import classification_metrics, predict
 from attnxfer_core.runs.files import atomic_write_json, read_json_record
-from attnxfer_core.runs.rundir import FINAL, RunDir
+from attnxfer_core.runs.rundir import FINAL, RunDir, epoch_of
 from attnxfer_core.runs.tensors import load_tensors, save_tensors
 from attnxfer_core.training.execute import load_finished
 
@@ -51,7 +51,7 @@ def evaluate_run(
     weights = None
     if tag != FINAL:
         epochs = rd.eval_weights()
-        epoch = int(tag.split("_")[-1]) if tag.startswith("epoch_") and tag.split("_")[-1].isdigit() else None
+        epoch = epoch_of(tag)
         if epoch not in epochs:
             raise UserError(f"{run_dir} kept no weights for {tag} (kept: {sorted(epochs)}; set save_eval_weights=true)")
         weights = epochs[epoch]

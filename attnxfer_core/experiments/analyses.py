@@ -19,11 +19,12 @@ from attnxfer_core.evaluation.comparisons import attention_pictures, attention_s
 from attnxfer_core.evaluation.posthoc import evaluate_run
 from attnxfer_core.experiments.scales import Scale
 from attnxfer_core.experiments.study import METHOD, PlannedRun, Study
+from attnxfer_core.modes import Mode
 from attnxfer_core.runs.files import atomic_write_json
-from attnxfer_core.runs.rundir import analyses_dir, run_dir_of
+from attnxfer_core.runs.rundir import ANALYSIS_FILES, analyses_dir, run_dir_of
 
 log = logging.getLogger("attnxfer")
-FINETUNE, SCRATCH = "finetune", "scratch"
+FINETUNE, SCRATCH = Mode.FINETUNE.value, Mode.SCRATCH.value  # the reference model, and the one it is not
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _ensembles(a: AnalysisInput) -> None:
             for d in dirs:
                 evaluate_run(d, ["clean"])
             rows.append({"name": spec.name, "member_ids": list(spec.member_ids), **ensemble(dirs, "clean")})
-    atomic_write_json(a.out / "ensembles.json", rows)
+    atomic_write_json(a.out / ANALYSIS_FILES["ensembles"], rows)
 
 
 def _matched(a: AnalysisInput) -> None:
@@ -64,8 +65,8 @@ def _matched(a: AnalysisInput) -> None:
             continue
         if run.run_id in a.done and reference.run_id in a.done:
             pair = matched_accuracy([a.done[reference.run_id], a.done[run.run_id]], ["clean_subset", "corruptions"])
-            rows.append({"method": method, "seed": seed, "rows": pair})
-    atomic_write_json(a.out / "matched.json", rows)
+            rows.append({"method": method, "reference": FINETUNE, "seed": seed, "rows": pair})
+    atomic_write_json(a.out / ANALYSIS_FILES["matched"], rows)
 
 
 def _similarity(a: AnalysisInput) -> None:
@@ -82,14 +83,14 @@ def _similarity(a: AnalysisInput) -> None:
         if run.run_id in a.done and refs:
             rows.append({"method": method, "seed": seed, "run_id": run.run_id,
                          **attention_similarity(a.done[run.run_id], refs)})
-    atomic_write_json(a.out / "similarity.json", rows)
+    atomic_write_json(a.out / ANALYSIS_FILES["similarity"], rows)
 
 
 def _attention_maps(a: AnalysisInput) -> None:
     chosen = {m: a.done[r.run_id] for (m, seed), r in sorted(a.by_method().items(), key=lambda kv: str(kv[0]))
               if seed == 0 and r.run_id in a.done}
     if chosen:
-        attention_pictures(chosen, a.out / "attention_maps.png")
+        attention_pictures(chosen, a.out / ANALYSIS_FILES["attention_maps"])
 
 
 ANALYSES: dict[str, Callable[[AnalysisInput], None]] = {

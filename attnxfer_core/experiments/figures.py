@@ -21,6 +21,11 @@ def _keys(value: Optional[Keys]) -> set[str]:
     return {value} if isinstance(value, str) else set(value)
 
 
+def _each(filters: Mapping[str, Sequence[object]]) -> tuple[Selector, ...]:
+    """One selector per value a filter lists, so every value is checked against the study's points."""
+    return tuple({key: value} for key, values in filters.items() for value in values)
+
+
 @dataclass(frozen=True, kw_only=True)
 class FigureSpec:
     title: str = ""
@@ -71,7 +76,7 @@ class SweepLines(FigureSpec):
         return {self.x} | _keys(self.hue) | set(self.where) | set(self.exclude)
 
     def selectors(self) -> tuple[Selector, ...]:
-        return tuple(self.references.values())
+        return tuple(self.references.values()) + _each(self.where) + _each(self.exclude)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +90,9 @@ class GroupedBars(FigureSpec):
 
     def keys(self) -> set[str]:
         return {self.x} | _keys(self.hue) | set(self.where)
+
+    def selectors(self) -> tuple[Selector, ...]:
+        return _each(self.where)
 
 
 @dataclass(frozen=True, kw_only=True)

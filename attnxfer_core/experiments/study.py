@@ -25,7 +25,7 @@ from attnxfer_core.errors import ConfigError
 from attnxfer_core.experiments.claims import Claim
 from attnxfer_core.experiments.figures import FigureSpec
 from attnxfer_core.experiments.resources import Resources
-from attnxfer_core.experiments.scales import Scale, check_scale, default_resources
+from attnxfer_core.experiments.scales import EMBEDDED, PAPER, Scale, check_scale, default_resources
 
 Point = dict[str, Any]
 METHOD = "method"  # the sweep-point key of the transfer mode, in every study
@@ -111,7 +111,7 @@ class Study:
     description: str
     points: Callable[[Scale], list[Point]]
     build: Callable[[Scale, Point], RunConfig]
-    seeds: Mapping[str, int] = field(default_factory=lambda: {"embedded": 3, "paper": 1})
+    seeds: Mapping[str, int] = field(default_factory=lambda: {EMBEDDED: 3, PAPER: 1})
     resources: Optional[Callable[[RunConfig], Resources]] = None  # paper scale; default by architecture
     references: tuple[Reference, ...] = ()
     # Evaluation sets every run gets right after training (attnxfer_core.evaluation.sets.FAMILIES), and
@@ -198,7 +198,7 @@ class Study:
         return result
 
     def _resources(self, scale: Scale, cfg: RunConfig) -> Resources:
-        if scale == "paper" and self.resources is not None:
+        if scale == PAPER and self.resources is not None:
             return self.resources(cfg)
         return default_resources(scale, cfg)
 
@@ -209,8 +209,19 @@ def matches(values: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
 
 
 def select_runs(runs: Sequence[PlannedRun], where: Sequence[str]) -> list[PlannedRun]:
-    """Runs whose varied values match every ``key=value`` filter, plus the dependencies they need."""
-    selector = dict(parse_override(w) for w in where)
-    chosen = [r for r in runs if r.role == "run" and matches(r.values, selector)]
+    """Runs whose varied values match every ``key=value`` filter, plus the dependencies they need.
+
+    A key given twice matches either value (``--where method=copy --where method=distill``); a key
+    no run has is an error, not an empty selection.
+    """
+    wanted: dict[str, set[str]] = {}
+    for item in where:
+        key, value = parse_override(item)
+        wanted.setdefault(key, set()).add(value)
+    keys = {k for r in runs if r.role == "run" for k in r.values}
+    unknown = sorted(set(wanted) - keys)
+    if unknown:
+        raise ConfigError("--where", f"unknown point key {unknown[0]!r}; the study's keys: {', '.join(sorted(keys))}")
+    chosen = [r for r in runs if r.role == "run" and all(str(r.values.get(k)) in v for k, v in wanted.items())]
     needed = {d for r in chosen for d in r.deps}
     return [r for r in runs if r.run_id in needed] + chosen

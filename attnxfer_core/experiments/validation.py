@@ -35,13 +35,14 @@ def name_problems(study: Study, scale: Scale) -> list[str]:
     points = study.points(scale)
     keys = study.point_keys(scale)
     seen: dict[str, set[str]] = {k: {str(p[k]) for p in points if k in p} for k in keys}
+    seen[METHOD] = {str(p.get(METHOD) or study.build(scale, p).transfer.mode.value) for p in points}
 
     def check(where: str, used: set[str], selectors) -> None:
         for key in sorted(used - keys):
             problems.append(f"{where}: unknown point key {key!r} (the study's keys: {', '.join(sorted(keys))})")
         for selector in selectors:
             for key, value in selector.items():
-                if key in keys and key != METHOD and str(value) not in seen[key]:
+                if key in keys and str(value) not in seen[key]:
                     problems.append(f"{where}: no point has {describe({key: value})}")
 
     for claim in study.claims_at(scale):

@@ -30,6 +30,7 @@ import io
 import os
 import shutil
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -62,9 +63,14 @@ SIMILARITY = "similarity.json"  # inside evals/final/
 FINAL = "final"  # the eval tag of a run's final weights
 
 ANALYSES = "analyses"  # <runs root>/analyses/<study>/
+# What each named study analysis writes into its analyses folder.
+ANALYSIS_FILES = {"ensembles": "ensembles.json", "matched": "matched.json", "similarity": "similarity.json",
+                  "attention_maps": "attention_maps.png"}
+REPORT = "report"  # <runs root>/report/: the demo's tables, figures and dashboard
 CACHE = ".cache"  # <runs root>/.cache/: generated evaluation sets
 SUBMITIT = ".submitit"  # <runs root>/.submitit/: submitit's job folder
 SUBMIT_LOCK = ".submit.lock"  # <runs root>/.submit.lock: one submission at a time
+LOCK_PATIENCE_S = 1.0  # how long taking a run's lock waits out readers probing it
 
 
 class RunState(str, enum.Enum):
@@ -114,7 +120,7 @@ class RunDir:
         return self.eval_dir(FINAL) / SIMILARITY
 
     def eval_weights_path(self, epoch: int) -> Path:
-        return self.path / EVAL_WEIGHTS / f"epoch_{epoch:03d}.pt"
+        return self.path / EVAL_WEIGHTS / f"{eval_tag(epoch)}.pt"
 
     # -- records ----------------------------------------------------------------
 
@@ -148,7 +154,7 @@ class RunDir:
         folder = self.path / EVAL_WEIGHTS
         if not folder.is_dir():
             return {}
-        return {int(p.stem.split("_")[1]): p for p in sorted(folder.glob("epoch_*.pt"))}
+        return {epoch_of(p.stem): p for p in sorted(folder.glob("epoch_*.pt"))}
 
     # -- state ------------------------------------------------------------------
 
@@ -159,19 +165,23 @@ class RunDir:
         failure = self.failure()  # tolerant: a job may be replacing it right now
         if failure is not None:
             return StateReport(RunState.FAILED, failure.get("error", ""))
+        if self.locked():  # a live process is training it, whatever the scheduler's accounting says
+            return StateReport(RunState.RUNNING)
         job = self.job()
         if job is not None and scheduler is not None:
             verdict = scheduler(job, self.attempts())
             if verdict is not None:
                 return verdict
-        if self.locked():
-            return StateReport(RunState.RUNNING)
         if any((self.path / name).exists() for name in (CONFIG, METRICS, CHECKPOINT)):
             return StateReport(RunState.STOPPED)
         return StateReport(RunState.PENDING if job is not None else RunState.NOT_STARTED)
 
     def locked(self) -> bool:
-        """Whether some process holds the run's lock right now (it is training or evaluating)."""
+        """Whether some process holds the run's lock right now (it is training or evaluating).
+
+        The probe holds a shared lock for an instant; :meth:`lock` retries briefly, so a probe
+        never makes a starting run fail.
+        """
         try:
             fd = os.open(self.path / LOCK, os.O_RDONLY)
         except OSError:
@@ -203,11 +213,16 @@ class RunDir:
             handle = open(self.path / LOCK, "a+")
         except OSError as exc:
             raise UserError(f"run directory is not writable: {self.path} ({exc.strerror or exc})") from None
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise RunLockedError(f"run {self.path} is already being trained by another process") from None
+        deadline = time.monotonic() + LOCK_PATIENCE_S
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:  # not a reader's probe: a process holds it
+                    handle.close()
+                    raise RunLockedError(f"run {self.path} is already being trained by another process") from None
+                time.sleep(0.02)
         self._lock_handle = handle
         for stale in self.path.rglob(f".*{TMP_MARK}*"):
             stale.unlink(missing_ok=True)
@@ -257,6 +272,17 @@ class RunDir:
         for folder in (EVAL_WEIGHTS, EVALS):
             if (self.path / folder).is_dir():
                 shutil.rmtree(self.path / folder)
+
+
+def eval_tag(epoch: int) -> str:
+    """The tag of an intermediate evaluation's weights and results: ``epoch_007``."""
+    return f"epoch_{epoch:03d}"
+
+
+def epoch_of(tag: str) -> Optional[int]:
+    """The epoch an ``epoch_NNN`` tag names (None for other tags, such as ``final``)."""
+    head, _, number = tag.partition("_")
+    return int(number) if head == "epoch" and number.isdigit() else None
 
 
 def run_dir_of(cfg: RunConfig) -> RunDir:
