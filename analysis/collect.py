@@ -39,7 +39,7 @@ from attnxfer_core.runs.rundir import (
     run_dir_of,
 )
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 WATCHED = (SUMMARY, FAILURE, METRICS, CONFIG, JOB, LOCK, f"{EVALS}/{FINAL}/{EVAL_METRICS}")
 LIVE = RunState.RUNNING.value  # the one state that can end without any watched file changing (a killed process)
 
@@ -110,7 +110,8 @@ def read_run(run: PlannedRun, path: Path) -> RunRecord:
     last_epoch = evals[-1]["epoch"] if evals else None
     base = {"run_id": run.run_id, "seed": run.seed, "role": run.role,
             **{f"value.{k}": v for k, v in run.values.items()}}
-    curve = [{"run_id": run.run_id, "epoch": r["epoch"], "top1": r.get("top1"), "recon_loss": r.get("recon_loss")}
+    curve = [{"run_id": run.run_id, "epoch": r["epoch"], "split": r.get("split", "test"), "top1": r.get("top1"),
+              "recon_loss": r.get("recon_loss"), **{k: v for k, v in r.items() if k.startswith("attn")}}
              for r in evals]
     summary = rd.summary() if report.state is RunState.DONE else None
     if summary is None:

@@ -36,7 +36,7 @@ def _build(scale, p):
     cfg = base_run(scale, Mode(p["method"]))
     if scale == "embedded":
         if p["method"] != "scratch":
-            cfg = replace(cfg, teacher=embedded_teacher(PretrainMethod.SUPERVISED, dataset=p["teacher_data"]))
+            cfg = replace(cfg, teacher=embedded_teacher(PretrainMethod.MAE, dataset=p["teacher_data"]))
         return cfg
     values = {"data.root": PAPER_DOWNSTREAM[p["downstream"]]}
     if p["method"] != "scratch" and PAPER_TEACHER_FILES[p["teacher_data"]] is not None:

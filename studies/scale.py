@@ -24,10 +24,11 @@ def _build(scale, p):
     mode = Mode(p["method"])
     cfg = base_run(scale, mode)
     if scale == "embedded":
-        model = replace(EMBEDDED_MODEL, **EMBEDDED_SIZES[p["size"]])
-        cfg = replace(cfg, student=model)
-        if mode is not Mode.SCRATCH:
-            cfg = replace(cfg, teacher=replace(embedded_teacher(PretrainMethod.SUPERVISED), model=model))
+        size = EMBEDDED_SIZES[p["size"]]
+        cfg = replace(cfg, student=replace(cfg.student, **size))  # the recipe column's drop path kept
+        if mode is not Mode.SCRATCH:  # an MAE teacher of the same size
+            teacher = replace(embedded_teacher(PretrainMethod.MAE), model=replace(EMBEDDED_MODEL, **size))
+            cfg = replace(cfg, teacher=teacher)
         return cfg
     arch, teacher, patch = PAPER_SIZES[p["size"]]
     values = {"student.arch": arch, "student.patch_size": patch}

@@ -74,6 +74,9 @@ class DataConfig:
     train_subset: Optional[int] = None  # labelled training images used (class-balanced)
     eval_subset: Optional[int] = None  # evaluation images used (first N, class-balanced)
     subset_seed: int = 0
+    # Training images held out (class-balanced, the same split for every run) for the evaluations during
+    # training; the test set is then read once, at the end. 0: evaluate on the test set during training.
+    val_size: int = 0
     eval_batch_size: int = 256
     corruption_subset: int = 2000  # test images (class-balanced) that corrupted evaluation sets are made from
 
@@ -175,6 +178,9 @@ class ExecConfig:
     stop_after_steps: Optional[int] = None  # stop (resumably) after this global step: for tests
     force: bool = False  # allow writing into a finished run directory (restarts it)
     shift_root: str = "/datasets"  # where shifted evaluation sets live (imagenet-v2, -sketch, -a, -r, -c)
+    # Finished runs that ship with the repository (the embedded MAE teacher): installed instead of trained
+    # when their recipe matches. "": <checkout>/results/teachers.
+    shipped_root: str = ""
     cache_root: str = ""  # generated evaluation sets (corruptions); default: <runs_root>/.cache
 
 
@@ -186,6 +192,9 @@ class RunConfig:
     eval_every: int = 1  # evaluate every N epochs (and always after the last)
     log_every: int = 50  # training-loss records, averaged over the steps between them
     save_eval_weights: bool = False  # keep the weights of every evaluation (for matched-accuracy comparisons)
+    # With a validation split (data.val_size): read the test set once after training. A pilot that must
+    # never see the test set sets this false.
+    test_at_end: bool = True
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     student: ModelConfig = field(default_factory=ModelConfig)

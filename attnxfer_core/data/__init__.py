@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
+
 from attnxfer_core.config import AugmentConfig, DataConfig
 from attnxfer_core.data.datasets import fashion_mnist_dir, load_fashion_mnist, load_mnist5k, make_synthetic
 from attnxfer_core.data.imagefolder import ImageFolderSource
@@ -20,16 +22,30 @@ class DatasetEntry:
     in_chans: int = 3
 
 
+VAL_SPLIT_SEED = 0x7A1  # one validation split for every run, whatever its seeds
+
+
 def _in_memory(splits: tuple[TensorSplit, TensorSplit], cfg: DataConfig, augment: AugmentConfig,
                num_classes: int) -> InMemorySource:
+    """The configured subsets of a dataset's splits: validation images first carved from the training
+    split (class-balanced, fixed), then the labelled training subset drawn from what remains."""
     train, test = splits
-    train_idx = balanced_subset(train.labels, cfg.train_subset, cfg.subset_seed, "data.train_subset")
+    val = None
+    pool = torch.arange(len(train.labels))
+    if cfg.val_size:
+        val_idx = balanced_subset(train.labels, cfg.val_size, VAL_SPLIT_SEED, "data.val_size")
+        keep = torch.ones(len(train.labels), dtype=torch.bool)
+        keep[val_idx] = False
+        pool = keep.nonzero().squeeze(1)
+        val = TensorSplit(train.images[val_idx], train.labels[val_idx])
+    train_idx = pool[balanced_subset(train.labels[pool], cfg.train_subset, cfg.subset_seed, "data.train_subset")]
     test_idx = balanced_subset(test.labels, cfg.eval_subset, cfg.subset_seed, "data.eval_subset")
     return InMemorySource(
         TensorSplit(train.images[train_idx], train.labels[train_idx]),
         TensorSplit(test.images[test_idx], test.labels[test_idx]),
         num_classes,
         augment,
+        val,
     )
 
 

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from attnxfer_core.config import AugmentConfig, DataConfig
-from attnxfer_core.data.source import Batch, balanced_subset, derive_seed, epoch_order, shard_bounds
+from attnxfer_core.data.source import TEST, Batch, balanced_subset, derive_seed, epoch_order, shard_bounds
 from attnxfer_core.errors import ConfigError
 
 
@@ -35,6 +35,9 @@ class ImageFolderSource:
 
         if not cfg.root:
             raise ConfigError("data.root", "imagefolder needs data.root (a directory with train/ and val/)")
+        if cfg.val_size:
+            raise ConfigError("data.val_size", "a validation split is carved from in-memory datasets only; "
+                              "ImageFolder data evaluate on val/ during training")
         root = Path(cfg.root)
         for split in ("train", "val"):
             if not (root / split).is_dir():
@@ -60,6 +63,7 @@ class ImageFolderSource:
         self.image_size = image_size
         self.train_size = len(self.train_index)
         self.eval_size = len(self.test_index)
+        self.val_size = 0
         self.workers = workers
 
     def steps_per_epoch(self, batch_size: int) -> int:
@@ -80,7 +84,9 @@ class ImageFolderSource:
         )
         yield from loader
 
-    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1, split: str = TEST) -> Iterator[Batch]:
+        if split != TEST:
+            raise ValueError("ImageFolder sources have no validation split")
         lo, hi = shard_bounds(len(self.test_index), rank, world)
         loader = DataLoader(
             self.test, batch_size=batch_size, sampler=_OrderSampler(self.test_index[lo:hi]), num_workers=self.workers

@@ -38,12 +38,16 @@ def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(n, generator=g)
 
 
+VAL, TEST = "val", "test"  # the held-out split evaluated during training, and the test set
+
+
 class DataSource(Protocol):
     num_classes: int
     in_chans: int
     image_size: int
     train_size: int
-    eval_size: int
+    eval_size: int  # the test set
+    val_size: int  # the validation split carved from training images (0: none)
 
     def steps_per_epoch(self, batch_size: int) -> int: ...
 
@@ -53,8 +57,8 @@ class DataSource(Protocol):
         """This rank's share of each global batch of ``batch_size`` images."""
         ...
 
-    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[Batch]:
-        """This rank's contiguous share of the evaluation set, in order."""
+    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1, split: str = TEST) -> Iterator[Batch]:
+        """This rank's contiguous share of the test set (or of the validation split), in order."""
         ...
 
 
@@ -90,10 +94,13 @@ class InMemorySource:
     """A dataset held as uint8 tensors, normalised and augmented per batch."""
 
     def __init__(
-        self, train: TensorSplit, test: TensorSplit, num_classes: int, augment: AugmentConfig
+        self, train: TensorSplit, test: TensorSplit, num_classes: int, augment: AugmentConfig,
+        val: Optional[TensorSplit] = None,
     ) -> None:
         self.train = train
         self.test = test
+        self.val = val
+        self.val_size = 0 if val is None else len(val.labels)
         self.num_classes = num_classes
         self.augment = augment
         self.in_chans = train.images.shape[1]
@@ -122,11 +129,14 @@ class InMemorySource:
             images = augment_batch(self.train.images[idx], self.augment, g)
             yield self.normalize(images), self.train.labels[idx]
 
-    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[Batch]:
-        lo, hi = shard_bounds(self.eval_size, rank, world)
+    def eval_batches(self, batch_size: int, rank: int = 0, world: int = 1, split: str = TEST) -> Iterator[Batch]:
+        data = self.test if split == TEST else self.val
+        if data is None:
+            raise ValueError(f"this data source has no {split} split")
+        lo, hi = shard_bounds(len(data.labels), rank, world)
         for start in range(lo, hi, batch_size):
             sl = slice(start, min(start + batch_size, hi))
-            yield self.normalize(self.test.images[sl]), self.test.labels[sl]
+            yield self.normalize(data.images[sl]), data.labels[sl]
 
 
 def augment_batch(images: Tensor, cfg: AugmentConfig, generator: torch.Generator) -> Tensor:

@@ -36,6 +36,8 @@ from attnxfer_core.models.weights import OPTIONAL_PREFIXES, load_weights, read_s
 from attnxfer_core.modes import spec_of
 from attnxfer_core.runs.provenance import environment
 from attnxfer_core.runs.rundir import WEIGHTS, RunDir, run_dir_of
+from attnxfer_core.runs.shipped import find as find_shipped
+from attnxfer_core.runs.shipped import install as install_shipped
 from attnxfer_core.runs.tensors import save_tensors
 from attnxfer_core.training.distributed import DistContext, barrier, from_environment
 from attnxfer_core.training.objectives import ClassificationTask, MAETask, Task
@@ -161,6 +163,11 @@ def load_finished(run_dir: Path, weights: Optional[Path] = None, progress: Optio
 def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
     """Run ``cfg`` to completion, resuming from its checkpoint; a finished run is returned as is."""
     rd = run_dir_of(cfg)
+    if not rd.finished and not cfg.exec.force and rd.config() is None:
+        shipped = find_shipped(cfg)
+        if shipped is not None:  # the repository carries this run's result: install it instead of training
+            log.info("installing shipped run %s from %s", rd.path.name, shipped.weights)
+            install_shipped(shipped, cfg, rd)
     if rd.finished and not cfg.exec.force:
         stored = rd.config()
         if stored is not None and stored.get("canonical") != canonical_json(cfg):
@@ -227,7 +234,8 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         "train_seconds": round(trainer.pos.elapsed, 3),
         "images_per_second": round(images / trainer.pos.elapsed, 2) if trainer.pos.elapsed > 0 else None,
         "wall_seconds_this_attempt": round(time.perf_counter() - started, 3),
-        "final": {k: v for k, v in evals[-1].items() if k not in ("kind",)} if evals else {},
+        "final": _final(evals, "test") or _final(evals, "eval"),  # the test set's numbers
+        "val": _final(evals, "eval") if any(r.get("kind") == "test" for r in evals) else {},
         "teacher": {"source": cfg.teacher.source.value, **pretrained.get("teacher", {})},
         "init": {"source": cfg.init.source.value, **pretrained.get("init", {})},
         "device": str(device),
@@ -237,3 +245,9 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
     }
     rd.write_summary(summary)
     return RunResult(rd.path, summary)
+
+
+def _final(records: list[dict], kind: str) -> dict:
+    """The last evaluation record of ``kind``, without its bookkeeping keys ({} when there is none)."""
+    found = [r for r in records if r.get("kind") == kind]
+    return {k: v for k, v in found[-1].items() if k not in ("kind", "split")} if found else {}

@@ -11,9 +11,10 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import Tensor, nn
 
 from attnxfer_core.config import AugmentConfig, MAEConfig
-from attnxfer_core.data.source import DataSource, derive_seed
+from attnxfer_core.data.source import TEST, VAL, DataSource, derive_seed
 from attnxfer_core.metrics import classification_metrics, predict
 from attnxfer_core.models.mae import MaskedAutoencoder
+from attnxfer_core.modes import Kind
 from attnxfer_core.training.distributed import SINGLE, DistContext, gather_objects
 from attnxfer_core.transfer.model import AttentionTransferModel
 from attnxfer_core.transfer.plan import TransferPlan
@@ -25,9 +26,10 @@ class Task(Protocol):
     def losses(self, images: Tensor, labels: Tensor) -> dict[str, Optional[Tensor]]: ...
 
     def evaluate(
-        self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast, ctx: DistContext
+        self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast, ctx: DistContext,
+        split: str = TEST,
     ) -> dict:
-        """Metrics on the evaluation set (each rank evaluates its share; all ranks get the result)."""
+        """Metrics on the test set or the validation split (each rank evaluates its share; all ranks get them)."""
         ...
 
     def frozen_rows(self) -> list[tuple[nn.Parameter, Tensor]]: ...
@@ -53,7 +55,9 @@ class ClassificationTask:
         self.student = student
         self.teacher = teacher
         self.plan = plan
-        self.module: nn.Module = AttentionTransferModel(student, teacher, plan) if plan is not None else student
+        # the student with its teacher, unwrapped (``module`` may be wrapped by DDP)
+        self.transfer_model = AttentionTransferModel(student, teacher, plan) if plan is not None else None
+        self.module: nn.Module = self.transfer_model if self.transfer_model is not None else student
         mixing = augment.mixup > 0 or augment.cutmix > 0
         self.mixup = (
             Mixup(
@@ -77,7 +81,8 @@ class ClassificationTask:
             logits, attn = out, None
         task = self.criterion(logits.float(), labels)
         loss = task if attn is None else task + self.plan.weight * attn
-        return {"loss": loss, "task": task, "attn": attn}
+        layers = out["layer_losses"] if isinstance(out, dict) else {}
+        return {"loss": loss, "task": task, "attn": attn, **{f"attn_l{i}": v for i, v in layers.items()}}
 
     def forward_fn(self, weights: nn.Module) -> Callable[[Tensor], Tensor]:
         """Inference with ``weights`` as the student (the live model or its EMA).
@@ -98,15 +103,43 @@ class ClassificationTask:
 
     def evaluate(
         self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast,
-        ctx: DistContext = SINGLE,
+        ctx: DistContext = SINGLE, split: str = TEST,
     ) -> dict:
         was_training = weights.training
         weights.eval()
-        batches = source.eval_batches(batch_size, ctx.rank, ctx.world)
+        batches = source.eval_batches(batch_size, ctx.rank, ctx.world, split)
         logits, labels = predict(self.forward_fn(weights), batches, device, autocast)
         weights.train(was_training)
         shares = gather_objects((logits, labels), ctx)
-        return classification_metrics(torch.cat([s[0] for s in shares]), torch.cat([s[1] for s in shares]))
+        metrics = classification_metrics(torch.cat([s[0] for s in shares]), torch.cat([s[1] for s in shares]))
+        if split == VAL and weights is self.student:
+            metrics.update(self.attention_losses(source, batch_size, device, autocast, ctx, split))
+        return metrics
+
+    @torch.no_grad()
+    def attention_losses(
+        self, source: DataSource, batch_size: int, device: torch.device, autocast, ctx: DistContext, split: str,
+    ) -> dict[str, float]:
+        """The distillation loss of the live student per transferred layer (``attn_l<i>``) and summed
+        (``attn``) on a held-out split: whether distillation converged. Distillation modes only."""
+        model = self.transfer_model
+        if model is None or self.plan is None or self.plan.spec.kind is not Kind.DISTILL:
+            return {}
+        was_training = model.training
+        model.eval()
+        sums: dict[int, float] = {}
+        count = 0
+        for images, _ in source.eval_batches(batch_size, ctx.rank, ctx.world, split):
+            with autocast():
+                out = model(images.to(device, non_blocking=True))
+            for layer, loss in out["layer_losses"].items():
+                sums[layer] = sums.get(layer, 0.0) + float(loss) * len(images)
+            count += len(images)
+        model.train(was_training)
+        shares = gather_objects((sums, count), ctx)
+        total = sum(share[1] for share in shares)
+        layers = {f"attn_l{layer}": sum(share[0][layer] for share in shares) / total for layer in sorted(sums)}
+        return {**layers, "attn": sum(layers.values())} if layers else {}
 
     def frozen_rows(self) -> list[tuple[nn.Parameter, Tensor]]:
         return self.plan.frozen_rows(self.student) if self.plan is not None else []
@@ -132,14 +165,14 @@ class MAETask:
     @torch.no_grad()
     def evaluate(
         self, source: DataSource, batch_size: int, weights: nn.Module, device: torch.device, autocast,
-        ctx: DistContext = SINGLE,
+        ctx: DistContext = SINGLE, split: str = TEST,
     ) -> dict:
         was_training = weights.training
         weights.eval()
         # the same masks at every evaluation (per rank share)
         g = torch.Generator().manual_seed(derive_seed(self.seed, 0xE7A1, ctx.rank))
         total, count = 0.0, 0
-        for images, _ in source.eval_batches(batch_size, ctx.rank, ctx.world):
+        for images, _ in source.eval_batches(batch_size, ctx.rank, ctx.world, split):
             with autocast():
                 loss = weights(images.to(device), generator=g)
             total += float(loss) * len(images)

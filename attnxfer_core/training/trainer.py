@@ -20,7 +20,7 @@ from timm.utils import ModelEmaV3
 from torch import Tensor, nn
 
 from attnxfer_core.config import Precision, RunConfig
-from attnxfer_core.data.source import DataSource, derive_seed
+from attnxfer_core.data.source import TEST, VAL, DataSource, derive_seed
 from attnxfer_core.errors import UserError
 from attnxfer_core.modes import Kind
 from attnxfer_core.runs.rundir import CHECKPOINT, RunDir
@@ -136,7 +136,11 @@ class Trainer:
     # -- loop ------------------------------------------------------------------------
 
     def fit(self, progress: Optional[bool] = None) -> list[dict]:
-        """Train to the end (or to ``exec.stop_after_steps``); return the evaluation records."""
+        """Train to the end (or to ``exec.stop_after_steps``); return the evaluation records.
+
+        Evaluations during training use the validation split when the data has one (and then the
+        test set is evaluated once, after the last epoch: a ``test`` record), else the test set.
+        """
         from tqdm import tqdm
 
         cfg = self.cfg
@@ -175,16 +179,21 @@ class Trainer:
                 self.pos.elapsed += time.perf_counter() - started
                 last = epoch + 1 == cfg.optim.epochs
                 if last or (epoch + 1) % cfg.eval_every == 0:
-                    self.log({"kind": "eval", "epoch": epoch + 1, "step": self.pos.global_step, **self.evaluate()})
+                    split = VAL if self.source.val_size else TEST
+                    record = {"kind": "eval", "split": split, "epoch": epoch + 1, "step": self.pos.global_step}
+                    self.log({**record, **self.evaluate(split)})
                     if cfg.save_eval_weights and self.ctx.is_main:
                         save_tensors(self.run_dir.eval_weights_path(epoch + 1), self.task.export(self.final_weights()))
+                if last and self.source.val_size and cfg.test_at_end:  # the test set, read once
+                    self.log({"kind": "test", "split": TEST, "epoch": epoch + 1, "step": self.pos.global_step,
+                              **self.evaluate(TEST)})
                 self.pos.epoch += 1
                 self.pos.step_in_epoch = 0
                 self.save()
         finally:
             if bar is not None:
                 bar.close()
-        return [r for r in self.run_dir.metrics() if r.get("kind") == "eval"] if self.ctx.is_main else []
+        return [r for r in self.run_dir.metrics() if r.get("kind") in ("eval", "test")] if self.ctx.is_main else []
 
     def _log_train(self, epoch: int) -> None:
         group = self.optimizer.param_groups[0]
@@ -229,11 +238,11 @@ class Trainer:
             self.ema.update(self.model, step=step)
         return values
 
-    def evaluate(self) -> dict:
+    def evaluate(self, split: str = TEST) -> dict:
         bs = self.cfg.data.eval_batch_size
-        metrics = self.task.evaluate(self.source, bs, self.model, self.device, self.autocast, self.ctx)
+        metrics = self.task.evaluate(self.source, bs, self.model, self.device, self.autocast, self.ctx, split)
         if self.ema is not None:
-            ema = self.task.evaluate(self.source, bs, self.ema.module, self.device, self.autocast, self.ctx)
+            ema = self.task.evaluate(self.source, bs, self.ema.module, self.device, self.autocast, self.ctx, split)
             metrics.update({f"ema_{k}": v for k, v in ema.items() if k != "n"})
         return metrics
 
