@@ -32,10 +32,12 @@ bench: $(STAMP)
 	$(VENV)/bin/attnxfer bench
 
 # The committed embedded reference results (results/embedded, results/tables, results/figures,
-# results/dashboard): three seeds of the main study, then its analyses, tables, figures, dashboard.
+# results/dashboard): the pre-registered main study (studies/main.protocol.md; SEEDS=10 for its one
+# extension), then its analyses, tables, figures, dashboard.
+SEEDS ?= 5
 reference: $(STAMP)
-	$(VENV)/bin/attnxfer demo --seeds 3 --out results/embedded --no-report
-	$(VENV)/bin/attnxfer analyze main --seeds 3
-	$(VENV)/bin/attnxfer collect main --seeds 3
+	$(VENV)/bin/attnxfer demo --full --seeds $(SEEDS) --out results/embedded --no-report
+	$(VENV)/bin/attnxfer analyze main --seeds $(SEEDS)
+	$(VENV)/bin/attnxfer collect main --seeds $(SEEDS)
 	$(VENV)/bin/attnxfer figures --study main --format png,pdf
 	$(VENV)/bin/attnxfer dashboard

@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.aggregate import aggregate
 from analysis.study_data import load_study_data
 from analysis.text_tables import fmt
-from analysis.verdicts import INCONCLUSIVE, NO_DATA, REPLICATES, Verdict, verdicts
+from analysis.verdicts import INCONCLUSIVE, NO_DATA, REPLICATES, UNINFORMATIVE, Verdict, verdicts
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.runs.rundir import RunState
 
@@ -29,7 +29,8 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px soli
 th{background:#f3f3f3;cursor:pointer}tr:nth-child(even){background:#fafafa}
 .badge{padding:2px 6px;border-radius:4px;color:#fff;font-size:12px}
 .replicates{background:#2e7d32}.does-not-replicate{background:#c62828}.inconclusive{background:#f9a825;color:#222}
-.no-data{background:#9e9e9e}.filter{margin:4px 0;padding:3px;width:260px}img{max-width:100%;border:1px solid #eee}
+.no-data{background:#9e9e9e}.uninformative{background:#6d4c41}
+.filter{margin:4px 0;padding:3px;width:260px}img{max-width:100%;border:1px solid #eee}
 pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}.note{color:#666;font-size:12px}
 """
 SCRIPT = """
@@ -109,8 +110,8 @@ def curve_svg(points: Sequence[tuple[float, float]], width: int = 420, height: i
 
 
 def _badge(verdict: str) -> str:
-    css = {REPLICATES: "replicates", INCONCLUSIVE: "inconclusive",
-           NO_DATA: "no-data"}.get(verdict, "does-not-replicate")
+    css = {REPLICATES: "replicates", INCONCLUSIVE: "inconclusive", NO_DATA: "no-data",
+           UNINFORMATIVE: "uninformative"}.get(verdict, "does-not-replicate")
     return f"<span class=\"badge {css}\">{esc(verdict)}</span>"
 
 
@@ -124,13 +125,16 @@ def build_dashboard(
     (out / "figures").mkdir()
     body = [f"<h1>attnxfer results</h1><p class=\"note\">code {esc(provenance.get('code_version', ''))}; "
             f"tables: {esc(provenance.get('command', ''))}</p>"]
-    rows = "".join(f"<tr><td>{esc(v.study)}</td><td>{esc(v.claim)}</td><td>{esc(v.kind)}</td><td>{esc(v.paper)}</td>"
-                   f"<td>{_badge(v.verdict)}</td><td>{esc(v.evidence)}</td></tr>" for v in verdicts)
+    rows = "".join(f"<tr><td>{esc(v.study)}</td><td>{esc(v.claim)}</td><td>{esc(v.role)}</td><td>{esc(v.kind)}</td>"
+                   f"<td>{esc(v.paper)}</td><td>{_badge(v.verdict)}</td><td>{esc(v.evidence)}</td></tr>"
+                   for v in verdicts)
     body.append("<h2>Does it replicate?</h2><p class=\"note\">Each claim a study declares, decided from confidence "
                 "intervals over seeds, paired by seed: superiority when the 95% CI of the difference lies above the "
                 "margin; equivalence when the 90% CI lies within ±margin (TOST); a share of a gap when its Fieller "
-                "95% CI lies above the threshold.</p>"
-                "<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>kind</th>"
+                "95% CI lies above the threshold. A study's gate must replicate for its other claims to be decided "
+                "(else: uninformative).</p>"
+                "<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>role</th>"
+                "<th>kind</th>"
                 f"<th>paper</th><th>verdict</th><th>evidence</th></tr></thead><tbody>{rows}</tbody></table>")
     progress = []
     for name, data in studies.items():

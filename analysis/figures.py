@@ -27,6 +27,7 @@ from attnxfer_core.experiments.figures import (
     EnsembleBars,
     FigureSpec,
     GroupedBars,
+    LearningCurves,
     MatchedTable,
     MethodBars,
     SimilarityLines,
@@ -173,6 +174,51 @@ def method_bars(spec: MethodBars, data: StudyData, out: Path, formats: Sequence[
         f"top-1 ({PAPER_LABEL})": [paper.get(m) for m in methods],
     })
     files += _tables(table, out, stem, f"{data.study.paper}: {data.study.description}")
+    return FigureResult(files)
+
+
+def learning_curves(spec: LearningCurves, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
+    curves, status = data.curves, data.status
+    column = f"value.{spec.key}"
+    if curves.empty or status.empty or column not in status:
+        return FigureResult(note=f"no evaluations during training in {data.study.name}")
+    runs = status[status["role"] == "run"][["run_id", "seed", column]] if "role" in status else status
+    frame = curves.merge(runs, on="run_id")
+    if frame.empty:
+        return FigureResult(note="no curves of the study's own runs")
+    split = str(frame["split"].iloc[-1]) if "split" in frame else "test"
+    layers = sorted((c for c in frame.columns if c.startswith("attn_l")), key=lambda c: int(c[len("attn_l"):]))
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2 if layers else 1, figsize=(10 if layers else 5, 3.4), squeeze=False)
+    mean = frame.groupby([column, "epoch"], sort=True).mean(numeric_only=True).reset_index()
+    for method in _order(list(mean[column].astype(str).unique())):
+        part = mean[mean[column].astype(str) == method]
+        axes[0][0].plot(part["epoch"], part["top1"], marker="o", ms=3, label=method)
+    axes[0][0].set_xlabel("epoch")
+    axes[0][0].set_ylabel(f"top-1 on the {split} split (%)")
+    axes[0][0].set_title(f"learning curves (mean of {frame['seed'].nunique()} seeds)")
+    axes[0][0].legend(fontsize=7)
+    rows = []
+    if layers:
+        with_loss = mean.dropna(subset=layers, how="all")
+        for method in _order(list(with_loss[column].astype(str).unique())):
+            part = with_loss[with_loss[column].astype(str) == method]
+            for layer in layers:
+                axes[0][1].plot(part["epoch"], part[layer], marker="o", ms=3, label=f"{method} layer {layer[6:]}")
+                rows.append({"method": method, "layer": int(layer[6:]), "first epoch": float(part[layer].iloc[0]),
+                             "last epoch": float(part[layer].iloc[-1])})
+        axes[0][1].set_xlabel("epoch")
+        axes[0][1].set_ylabel("attention-distillation loss (CE, nats)")
+        axes[0][1].set_title(f"per-layer attention loss on the {split} split")
+        axes[0][1].legend(fontsize=7)
+    stem = spec.stem_for(data.study.name)
+    files = _save(fig, out, stem, formats)
+    last = mean.sort_values("epoch").groupby(column).tail(1)
+    table = pd.DataFrame({"method": last[column], "epochs": last["epoch"], f"last {split} top-1": last["top1"]})
+    files += _tables(table, out, stem, f"Last per-epoch evaluation on the {split} split (mean over seeds)")
+    if rows:
+        files += _tables(pd.DataFrame(rows), out, f"{stem}_attention",
+                         f"Attention-distillation loss per layer on the {split} split, first and last epoch")
     return FigureResult(files)
 
 
@@ -349,6 +395,7 @@ def attention_maps_picture(spec: AttentionMapsPicture, data: StudyData, out: Pat
 Renderer = Callable[[FigureSpec, StudyData, Path, Sequence[str]], FigureResult]
 RENDERERS: dict[type, Renderer] = {
     MethodBars: method_bars,
+    LearningCurves: learning_curves,
     SweepLines: sweep_lines,
     GroupedBars: grouped_bars,
     EnsembleBars: ensemble_bars,

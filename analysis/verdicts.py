@@ -23,10 +23,11 @@ from typing import Optional, Sequence
 
 from analysis.stats import Interval, equivalence, gap_share, paired_difference
 from analysis.study_data import StudyData
-from attnxfer_core.experiments.claims import Claim, Equivalence, GapShare, Superiority, describe
+from attnxfer_core.experiments.claims import GATE, Claim, Equivalence, GapShare, Superiority, describe
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
 REPLICATES, DOES_NOT, INCONCLUSIVE, NO_DATA = "replicates", "does not replicate", "inconclusive", "no data"
+UNINFORMATIVE = "uninformative"  # the study's gate did not replicate: this claim cannot be decided
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Verdict:
     kind: str = ""
     paper: Optional[float] = None  # the paper's value of the claimed quantity, where known
     interval: Optional[Interval] = None
+    role: str = ""
 
 
 def _side(interval: Interval, threshold: float) -> str:
@@ -98,13 +100,26 @@ DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share}
 
 
 def decide(study: str, claim: Claim, data: StudyData) -> Verdict:
-    return DECIDERS[type(claim)](study, claim, data)
+    verdict = DECIDERS[type(claim)](study, claim, data)
+    verdict.role = claim.role
+    return verdict
 
 
 def study_verdicts(data: StudyData) -> list[Verdict]:
-    """Every claim the study declares (at the scale its tables were collected at), decided."""
+    """Every claim the study declares (at the scale its tables were collected at), decided.
+
+    When a gate claim has data and does not replicate, the other claims are reported as
+    uninformative (their evidence kept): the experiment cannot speak to them.
+    """
     scale = check_scale(data.provenance.get("scale", EMBEDDED))
-    return [decide(data.study.name, claim, data) for claim in data.study.claims_at(scale)]
+    decided = [decide(data.study.name, claim, data) for claim in data.study.claims_at(scale)]
+    failed = [v for v in decided if v.role == GATE and v.verdict not in (REPLICATES, NO_DATA)]
+    if failed:
+        for v in decided:
+            if v.role != GATE and v.verdict != NO_DATA:
+                v.evidence = f"{v.evidence} (would be: {v.verdict}; gate not passed: {failed[0].claim})"
+                v.verdict = UNINFORMATIVE
+    return decided
 
 
 def verdicts(datas: Sequence[StudyData]) -> list[Verdict]:

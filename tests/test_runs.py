@@ -112,3 +112,24 @@ def test_code_version_ignores_regenerated_results_but_not_code(tmp_path, monkeyp
     (tmp_path / "code.py").write_text("x = 2")
     assert version() == clean + "+dirty"
     provenance.code_version.cache_clear()
+
+
+def test_validation_split_curves_and_the_test_set_read_once(tmp_path):
+    """With data.val_size, evaluations during training use held-out training images (with per-layer attention
+    losses for distillation) and the test set is evaluated once, after the last epoch."""
+    from attnxfer_core.runs.rundir import RunDir
+
+    result = execute(tiny_run(tmp_path, "transfer.mode=distill", "teacher.source=random", "data.val_size=100"))
+    records = RunDir(result.run_dir).metrics()
+    evals = [r for r in records if r["kind"] == "eval"]
+    tests = [r for r in records if r["kind"] == "test"]
+    assert [r["split"] for r in evals] == ["val", "val"] and len(tests) == 1 and tests[0]["epoch"] == 2
+    assert evals[0]["n"] == 100 and tests[0]["n"] == 320
+    assert {"attn", "attn_l0", "attn_l1", "attn_l2"} <= set(evals[-1]) and "attn_l3" not in evals[-1]
+    assert result.summary["final"]["top1"] == tests[0]["top1"] and result.summary["final_split"] == "test"
+    assert result.summary["val"]["top1"] == evals[-1]["top1"]
+    train = [r for r in records if r["kind"] == "train"]
+    assert all("attn_l0" in r for r in train)
+    pilot = execute(tiny_run(tmp_path, "data.val_size=100", "test_at_end=false"))
+    assert not [r for r in RunDir(pilot.run_dir).metrics() if r["kind"] == "test"]
+    assert pilot.summary["final_split"] == "val"

@@ -1,15 +1,20 @@
 """``attnxfer demo``: the paper's main experiment at embedded scale, end to end.
 
-Runs the ``main`` study at embedded scale (its teacher pretraining first, then
-its scratch, fine-tune, copy and distill students), evaluates them on the 10k
-test set and prints top-1, the share of the scratch -> fine-tune gap each
-transfer method recovers, and wall time per run. What varies and the paper's
-numbers come from the study file (``studies/main.py``); the statistics from
-``analysis.stats``, as in the figures and the dashboard.
+By default a shortened preview of the pre-registered ``main`` study: every
+run's schedule divided by four (distillation and scratch 5 epochs, copy 2,
+fine-tuning 1), one seed, minutes on two cores. The MAE teacher ships with the
+repository, so nothing is pretrained. It prints top-1, the share of the
+scratch -> fine-tune gap each transfer method recovers and wall time per run,
+then the committed pre-registered result (``results/embedded/main.md``) beside
+it. ``--full`` runs the protocol's own runs (what ``make reference`` does).
+What varies and the paper's numbers come from the study file
+(``studies/main.py``); the statistics from ``analysis.stats``, as in the figures
+and the dashboard.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -30,9 +35,9 @@ from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.analyses import analyze
 from attnxfer_core.experiments.figures import MethodBars
 from attnxfer_core.experiments.scales import EMBEDDED
-from attnxfer_core.experiments.study import METHOD, Study
+from attnxfer_core.experiments.study import METHOD, Study, with_values
 from attnxfer_core.experiments.validation import validate_runs
-from attnxfer_core.runs.provenance import code_version
+from attnxfer_core.runs.provenance import PACKAGE_ROOT, code_version
 from attnxfer_core.runs.rundir import REPORT, run_dir_of
 from attnxfer_core.training.execute import execute
 from studies import get_study
@@ -85,6 +90,22 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
         "total_seconds": round(time.perf_counter() - started, 1),
     }
     return rows, info
+
+
+PREVIEW_FACTOR = 4  # the preview divides every run's schedule by this
+REFERENCE = PACKAGE_ROOT / "results" / "embedded"  # the committed pre-registered result
+
+
+def preview(study: Study) -> Study:
+    """``study`` with every run's schedule divided by :data:`PREVIEW_FACTOR` (warm-up in proportion)."""
+    def build(scale, point):
+        cfg = study.build(scale, point)
+        epochs = max(1, cfg.optim.epochs // PREVIEW_FACTOR)
+        return with_values(cfg, {"optim.epochs": epochs,
+                                 "optim.warmup_epochs": cfg.optim.warmup_epochs * epochs / cfg.optim.epochs})
+
+    return dataclasses.replace(study, name=f"{study.name}_preview", build=build,
+                               description=f"{study.description} (the demo's preview: schedules / {PREVIEW_FACTOR})")
 
 
 def gap_ends(study: Study) -> tuple[str, str]:
@@ -165,16 +186,22 @@ def write_reference(table: list[dict], rows: list[DemoRow], info: dict, out: Pat
 
 
 def demo(args: argparse.Namespace) -> int:
-    study = get_study(STUDY)
+    study = get_study(STUDY) if args.full else preview(get_study(STUDY))
+    what = "the pre-registered runs" if args.full else f"a preview: every schedule / {PREVIEW_FACTOR}"
+    print(f"{study.name}: {what}, {args.seeds} seed(s)", file=sys.stderr, flush=True)
     rows, info = run_demo(study, args.seeds, args.overrides, progress=progress_of(args))
     table = summarize(study, rows)
     state = "reused cached teacher" if info["cached"] else f"pretrained teacher ({info['pretrain_seconds'] or 0:.0f} s)"
-    print(f"\nteacher: {info['method']} on the full training set, {state}: "
-          + ", ".join(f"{k} {v:.2f}" for k, v in info["final"].items() if k in ("top1", "recon_loss")))
+    print(f"\nteacher: {info['method']}, {state}: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in info["final"].items() if k in ("top1", "recon_loss")))
+    print(f"\n{study.name} ({what}):")
     print(format_table(table))
     print(f"\ntotal wall time: {info['total_seconds']:.0f} s")
-    command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", *([f"--out {args.out}"] if args.out else []),
-                                           *args.overrides])
+    if not args.full and (REFERENCE / "main.md").exists():
+        print(f"\nthe committed pre-registered result, full schedules ({REFERENCE / 'main.md'}):")
+        print("\n".join(line for line in (REFERENCE / "main.md").read_text().splitlines() if line.startswith("|")))
+    command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", *(["--full"] if args.full else []),
+                                           *([f"--out {args.out}"] if args.out else []), *args.overrides])
     if args.out:
         write_reference(table, rows, info, Path(args.out), command)
         print(f"reference results written to {args.out}")
@@ -188,6 +215,7 @@ def register(sub) -> None:
     parser = sub.add_parser("demo", help="the main experiment (scratch/fine-tune/copy/distill) at embedded scale")
     parser.add_argument("overrides", nargs="*", help="overrides applied to every run, e.g. exec.runs_root=/tmp/runs")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per method (default 1)")
+    parser.add_argument("--full", action="store_true", help="the pre-registered runs, not the shortened preview")
     parser.add_argument("--out", help="also write the reference table (Markdown + JSON) into this directory")
     add_progress(parser)
     parser.add_argument("--no-report", action="store_true", help="skip writing figures and the dashboard")

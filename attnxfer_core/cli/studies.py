@@ -14,6 +14,7 @@ from attnxfer_core.experiments.cost import estimate_seconds, format_cost
 from attnxfer_core.experiments.scales import EMBEDDED, SCALES
 from attnxfer_core.experiments.study import PlannedEnsemble, PlannedRun, Study, select_runs
 from attnxfer_core.runs.rundir import run_dir_of
+from attnxfer_core.runs.shipped import find as find_shipped
 from attnxfer_core.training.execute import execute
 from studies import load_studies
 
@@ -29,12 +30,22 @@ def list_studies(args: argparse.Namespace) -> int:
 @dataclass
 class PlanRow:
     run: PlannedRun
-    done: bool
+    state: str  # done | shipped (installed, not trained, when it runs) | todo
     seconds: float
+
+    @property
+    def done(self) -> bool:
+        return self.state != "todo"
+
+
+def _plan_state(run: PlannedRun) -> str:
+    if run_dir_of(run.config).finished:
+        return "done"
+    return "shipped" if find_shipped(run.config) is not None else "todo"
 
 
 def plan_rows(runs: Sequence[PlannedRun], scale: str) -> list[PlanRow]:
-    return [PlanRow(r, run_dir_of(r.config).finished, estimate_seconds(r.config, scale)) for r in runs]
+    return [PlanRow(r, _plan_state(r), estimate_seconds(r.config, scale)) for r in runs]
 
 
 def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: list[PlannedEnsemble]) -> str:
@@ -50,7 +61,7 @@ def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: lis
         deps = ",".join(d[:12] for d in r.deps) or "-"
         lines.append(
             f"{r.run_id:<24} {values[:44]:<44} {r.seed:>4} {deps[:24]:<24} {resources:<18} "
-            f"{format_cost(row.seconds, scale):>12} {'done' if row.done else 'todo':<7}"
+            f"{format_cost(row.seconds, scale):>12} {row.state:<7}"
         )
     if ensembles:
         lines.append("")

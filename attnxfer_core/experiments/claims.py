@@ -9,6 +9,10 @@ set's top-1. Three kinds cover the paper's statements:
 - :class:`GapShare`: a method recovers a share of the gap between two others
   (scratch -> fine-tune), compared with ``threshold``.
 
+Each claim has a role: a ``gate`` that must hold for the experiment to be
+informative (fine-tuning must clearly beat scratch before "transfer recovers the
+gap" means anything), ``primary`` endpoints, and ``secondary`` ones.
+
 Claims are data: the statistics that decide them live in the analysis layer
 (``analysis.verdicts``), one implementation for the dashboard, figures and demo.
 Every key and value a claim names is checked against the study's points before
@@ -27,10 +31,16 @@ def describe(selector: Selector) -> str:
     return ", ".join(f"{k}={v}" for k, v in selector.items())
 
 
+GATE, PRIMARY, SECONDARY = "gate", "primary", "secondary"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Claim:
     text: str  # the claim as the paper makes it, in a sentence
     metric: str = "top1"  # compared on the clean test set, per seed
+    # A pre-registered protocol names its endpoints: the gate (when it does not replicate, the experiment
+    # cannot speak to the others: they are "uninformative"), the primary endpoints, and the rest.
+    role: str = SECONDARY
 
     kind: ClassVar[str] = ""
 

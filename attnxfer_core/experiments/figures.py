@@ -61,6 +61,20 @@ class MethodBars(FigureSpec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LearningCurves(FigureSpec):
+    """Per-epoch curves on the held-out split, one line per ``key`` value: top-1, and the
+    attention-distillation loss of each transferred layer (did distillation converge?)."""
+
+    key: str = "method"
+
+    def stem_for(self, study: str) -> str:
+        return self.stem or f"{study}_curves"
+
+    def keys(self) -> set[str]:
+        return {self.key}
+
+
+@dataclass(frozen=True, kw_only=True)
 class SweepLines(FigureSpec):
     """top-1 (95% CI) against a swept value, one line per ``hue``, with optional reference lines."""
 

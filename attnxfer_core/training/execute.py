@@ -29,6 +29,7 @@ from attnxfer_core.config import (
 from attnxfer_core.config.pretraining import pretrain_run, pretrained_sources
 from attnxfer_core.config.validate import validate_config
 from attnxfer_core.data import DataSource, build_source
+from attnxfer_core.data.source import derive_seed
 from attnxfer_core.errors import UserError, failure_line
 from attnxfer_core.models.factory import create_vit
 from attnxfer_core.models.sources import build_from_source, build_teacher
@@ -91,7 +92,10 @@ def prepare(cfg: RunConfig) -> PreparedRun:
         torch.manual_seed(cfg.seed)
         student = create_vit(cfg.student, field="student", **shape)
     if cfg.objective is Objective.MAE:
-        return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, MAETask(student, cfg.mae, cfg.seed), device)
+        with torch.random.fork_rng(devices=[]):  # the decoder's initialisation, from the run's seed alone
+            torch.manual_seed(derive_seed(cfg.seed, 0xDEC0DE))
+            task = MAETask(student, cfg.mae, cfg.seed)
+        return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, task, device)
     spec = spec_of(cfg.transfer.mode)
     teacher = build_teacher(cfg, **shape) if spec.needs_teacher else None
     plan = build_plan(cfg.transfer, student, teacher) if spec.transfers else None
@@ -235,6 +239,7 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         "images_per_second": round(images / trainer.pos.elapsed, 2) if trainer.pos.elapsed > 0 else None,
         "wall_seconds_this_attempt": round(time.perf_counter() - started, 3),
         "final": _final(evals, "test") or _final(evals, "eval"),  # the test set's numbers
+        "final_split": next((r.get("split", "test") for r in reversed(evals)), "test"),  # "val" only for pilots
         "val": _final(evals, "eval") if any(r.get("kind") == "test" for r in evals) else {},
         "teacher": {"source": cfg.teacher.source.value, **pretrained.get("teacher", {})},
         "init": {"source": cfg.init.source.value, **pretrained.get("init", {})},
