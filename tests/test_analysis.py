@@ -134,7 +134,7 @@ def test_figure_with_missing_runs_is_skipped_with_a_note(tmp_path):
     runs = _runs("main", root, 1)
     populate([r for r in runs if r.values.get("method") != "finetune"])
     collect(["main"], "embedded", 1, [f"exec.runs_root={root}"], tables, "test")
-    (result, _pictures) = figures(["main"], tables, tmp_path / "figures", ["png"])["main"]
+    result = figures(["main"], tables, tmp_path / "figures", ["png"])["main"][0]  # MethodBars
     assert not result.files and "finetune" in result.note
 
 

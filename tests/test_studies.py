@@ -38,10 +38,10 @@ def test_study_expands_validates_with_stable_unique_ids(name, scale, tmp_path):
 
 
 def test_shared_runs_are_one_run():
-    main = get_study("main").expand("embedded")
+    main = get_study("main").expand("embedded", seeds=3)
     teachers_pretraining = [r for r in main if r.role == "dependency"]
     assert len(teachers_pretraining) == 1  # all students of all seeds share one teacher
-    ablation = get_study("feature_kd").expand("embedded")
+    ablation = get_study("feature_kd").expand("embedded", seeds=3)
     assert {r.run_id for r in main if r.values.get("method") == "scratch"} == {
         r.run_id for r in ablation if r.values.get("method") == "scratch"}
 
