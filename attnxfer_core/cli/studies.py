@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         final = result.summary.get("final", {})
         print(f"    {', '.join(f'{k} {v:.3f}' for k, v in final.items() if k in ('top1', 'recon_loss'))}",
               file=sys.stderr)
+    if args.train_only:
+        return 0
     written = evaluate_and_analyze(study, args, runs, chosen)
     if written is not None:
         print(f"analyses written to {written}", file=sys.stderr)
@@ -130,6 +132,9 @@ def register(sub) -> None:
         handler=plan)
     parser = study_parser(sub, "run", "train a study's unfinished runs in this process (embedded scale)", where=True)
     add_progress(parser)
+    parser.add_argument("--train-only", action="store_true",
+                        help="skip the study's evaluations and analyses after training (a pilot that must not "
+                        "read the test set)")
     parser.set_defaults(handler=run)
     study_parser(sub, "analyze", "evaluate a study's finished runs and write its cross-run analyses").set_defaults(
         handler=analyze)
