@@ -1,0 +1,35 @@
+"""The demo's pieces: the preview of the protocol and the summary table (its statistics are analysis.stats')."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.stats import gap_share
+from attnxfer_core.cli.demo import DemoRow, format_table, preview, summarize
+from studies import get_study
+
+
+def test_the_preview_divides_every_schedule_and_keeps_everything_else():
+    main = get_study("main")
+    short = preview(main)
+    full_runs = {r.values["method"]: r.config for r in main.expand("embedded", seeds=1) if r.role == "run"}
+    short_runs = {r.values["method"]: r.config for r in short.expand("embedded", seeds=1) if r.role == "run"}
+    assert {m: c.optim.epochs for m, c in short_runs.items()} == {"scratch": 5, "finetune": 1, "copy": 2, "distill": 5}
+    for method, cfg in short_runs.items():
+        full = full_runs[method]
+        assert cfg.optim.warmup_epochs == pytest.approx(full.optim.warmup_epochs * cfg.optim.epochs / full.optim.epochs)
+        assert (cfg.optim.lr, cfg.teacher, cfg.data) == (full.optim.lr, full.teacher, full.data)
+    assert short.claims == main.claims and short.figures == main.figures and short.name == "main_preview"
+
+
+def test_the_summary_uses_the_one_gap_estimator():
+    rows = [DemoRow(m, seed, top1, 10.0, Path("x"))
+            for seed, values in enumerate([(60, 75, 72, 70), (62, 76, 74, 69), (59, 74, 71, 68)])
+            for m, top1 in zip(("scratch", "finetune", "copy", "distill"), values)]
+    table = {row["method"]: row for row in summarize(get_study("main"), rows)}
+    series = {m: pd.Series({r.seed: r.top1 for r in rows if r.method == m}) for m in table}
+    expected = gap_share(series["distill"], series["scratch"], series["finetune"])
+    assert table["distill"]["gap_recovered"] == pytest.approx(expected.estimate, abs=1e-3)
+    assert table["distill"]["gap_recovered_ci95"] == pytest.approx([expected.low, expected.high], abs=1e-3)
+    assert table["scratch"]["gap_recovered"] is None and table["distill"]["paper_top1"] == 85.7
+    assert "mean ± sd over seeds" in format_table(list(table.values()))
