@@ -59,6 +59,8 @@ def studies_named(names: list[str]) -> list[Study]:
 
 
 def command_line(args: argparse.Namespace) -> str:
-    """The command as typed (for provenance records)."""
-    return ("attnxfer " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("attnxfer")
-            else f"attnxfer {args.command}")
+    """The command as typed (for provenance records), also under ``python -m attnxfer_core``."""
+    launcher = sys.argv[0] if sys.argv else ""
+    if launcher.endswith(("attnxfer", "__main__.py")):
+        return "attnxfer " + " ".join(sys.argv[1:])
+    return f"attnxfer {args.command}"
