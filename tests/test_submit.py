@@ -99,3 +99,24 @@ def test_local_executor_requeue_resumes_exactly(tmp_path):
     reference = execute(replace(run.config, exec=replace(run.config.exec, runs_root=str(tmp_path / "reference"))))
     assert metrics.read_text() == (reference.run_dir / "metrics.jsonl").read_text()
     assert current_status(runs)[run.run_id].restarts == 1
+
+
+def test_processes_share_a_study_by_its_run_locks(tmp_path, capsys):
+    """`attnxfer run` passes over a run another process holds, trains the rest, and leaves the
+    analyses to whoever finishes last."""
+    from attnxfer_core.cli import main
+
+    runs = tiny_main(tmp_path)
+    copy = run_dir_of(next(r for r in runs if r.values.get("method") == "copy").config)
+    copy.create()
+    copy.lock()  # "another process" is training copy
+    try:
+        assert main(["run", "main", *TINY_STUDY, f"exec.runs_root={tmp_path}", "--seeds", "1",
+                     "--progress", "off"]) == 0
+    finally:
+        copy.unlock()
+    err = capsys.readouterr().err
+    assert "passed over: another process is training it" in err and "attnxfer analyze main" in err
+    assert {r.values.get("method") for r in runs if run_dir_of(r.config).finished} == {
+        None, "scratch", "finetune", "distill"}  # the teacher and every student but copy
+    assert not copy.finished and not (tmp_path / "analyses").exists()

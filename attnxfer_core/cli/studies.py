@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from attnxfer_core.cli.common import add_progress, progress_of, study_parser, validated_study
+from attnxfer_core.errors import RunLockedError
 from attnxfer_core.experiments.analyses import analyze as analyze_study
 from attnxfer_core.experiments.analyses import run_evaluations
 from attnxfer_core.experiments.cost import estimate_seconds, format_cost
@@ -99,18 +100,33 @@ def evaluate_and_analyze(study: Study, args: argparse.Namespace, runs: list[Plan
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a study's unfinished runs here, one after another (dependencies first)."""
+    """Run a study's unfinished runs here, one after another (dependencies first).
+
+    A run another process is training is passed over, not waited for: several ``attnxfer run``
+    processes on one machine share a study's runs between them (each run's lock decides who
+    trains it). The analyses then wait for a process that finds nothing left elsewhere.
+    """
     study, runs = validated_study(args)
     chosen = select_runs(runs, args.where or [])
     todo = [r for r in chosen if not run_dir_of(r.config).finished]
     print(f"study {study.name}: {len(chosen)} runs selected, {len(todo)} to train", file=sys.stderr)
+    elsewhere = []
     for i, planned in enumerate(todo, 1):
         print(f"[{i}/{len(todo)}] {planned.run_id} ({planned.label}, seed {planned.seed})", file=sys.stderr, flush=True)
-        result = execute(planned.config, progress=progress_of(args))
+        try:
+            result = execute(planned.config, progress=progress_of(args))
+        except RunLockedError:
+            elsewhere.append(planned.run_id)
+            print("    passed over: another process is training it", file=sys.stderr)
+            continue
         final = result.summary.get("final", {})
         print(f"    {', '.join(f'{k} {v:.3f}' for k, v in final.items() if k in ('top1', 'recon_loss'))}",
               file=sys.stderr)
     if args.train_only:
+        return 0
+    if elsewhere:
+        print(f"{len(elsewhere)} runs were being trained by other processes: run `attnxfer analyze {study.name}` "
+              "once they finish", file=sys.stderr)
         return 0
     written = evaluate_and_analyze(study, args, runs, chosen)
     if written is not None:
