@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from analysis.stats import gap_share
-from attnxfer_core.cli.demo import DemoRow, format_table, preview, summarize
+from attnxfer_core.cli.demo import DemoRow, decide_claims, format_table, preview, summarize, write_reference
 from studies import get_study
 
 
@@ -22,10 +22,13 @@ def test_the_preview_divides_every_schedule_and_keeps_everything_else():
     assert short.claims == main.claims and short.figures == main.figures and short.name == "main_preview"
 
 
-def test_the_summary_uses_the_one_gap_estimator():
-    rows = [DemoRow(m, seed, top1, 10.0, Path("x"))
-            for seed, values in enumerate([(60, 75, 72, 70), (62, 76, 74, 69), (59, 74, 71, 68)])
+def _rows(per_seed) -> list[DemoRow]:
+    return [DemoRow(m, seed, top1, 10.0, Path("x")) for seed, values in enumerate(per_seed)
             for m, top1 in zip(("scratch", "finetune", "copy", "distill"), values)]
+
+
+def test_the_summary_uses_the_one_gap_estimator():
+    rows = _rows([(60, 75, 72, 70), (62, 76, 74, 69), (59, 74, 71, 68)])
     table = {row["method"]: row for row in summarize(get_study("main"), rows)}
     series = {m: pd.Series({r.seed: r.top1 for r in rows if r.method == m}) for m in table}
     expected = gap_share(series["distill"], series["scratch"], series["finetune"])
@@ -33,3 +36,19 @@ def test_the_summary_uses_the_one_gap_estimator():
     assert table["distill"]["gap_recovered_ci95"] == pytest.approx([expected.low, expected.high], abs=1e-3)
     assert table["scratch"]["gap_recovered"] is None and table["distill"]["paper_top1"] == 85.7
     assert "mean ± sd over seeds" in format_table(list(table.values()))
+
+
+def test_the_reference_carries_the_claims_decided_by_the_dashboards_rules(tmp_path):
+    # distill sits 5.5 points under fine-tune on every seed: equivalence within ±1 clearly fails
+    rows = _rows([(60, 75, 72, 69.5), (62, 77, 74, 71.5), (59, 74, 71, 68.5), (61, 76, 73, 70.5)])
+    verdicts = {v.claim: v for v in decide_claims(get_study("main"), rows)}
+    gate = next(v for v in verdicts.values() if v.role == "gate")
+    equivalence = next(v for v in verdicts.values() if v.kind == "equivalence")
+    assert gate.verdict == "replicates" and equivalence.verdict == "does not replicate"
+    assert "TOST" in equivalence.evidence and equivalence.interval.estimate == pytest.approx(-5.5)
+    write_reference(summarize(get_study("main"), rows), list(verdicts.values()), rows, {}, tmp_path, "attnxfer demo")
+    text = (tmp_path / "main.md").read_text()
+    assert "**does not replicate**" in text and "4 seeds" in text and "gate:" in text
+    # with a failing gate nothing else is decided
+    flat = _rows([(60, 60.5, 72, 69.5), (62, 61.5, 74, 71.5), (59, 60, 71, 68.5)])
+    assert {v.verdict for v in decide_claims(get_study("main"), flat) if v.role != "gate"} == {"uninformative"}

@@ -29,6 +29,8 @@ from analysis.collect import collect_studies
 from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
 from analysis.stats import gap_share
+from analysis.study_data import StudyData
+from analysis.verdicts import Verdict, study_verdicts
 from attnxfer_core.cli.common import add_progress, progress_of
 from attnxfer_core.config import Objective, RunConfig
 from attnxfer_core.errors import UserError
@@ -158,6 +160,19 @@ def format_table(table: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def decide_claims(study: Study, rows: list[DemoRow]) -> list[Verdict]:
+    """The study's claims decided on these runs by the dashboard's rules (:mod:`analysis.verdicts`),
+    gate first: what the protocol's decision rules say about them."""
+    results = pd.DataFrame([{"set": "clean", "role": "run", "seed": r.seed, "top1": r.top1,
+                             f"value.{METHOD}": r.method} for r in rows])
+    data = StudyData(study, results, pd.DataFrame(), pd.DataFrame(), provenance={"scale": EMBEDDED})
+    return study_verdicts(data)
+
+
+def format_verdicts(verdicts: list[Verdict]) -> str:
+    return "\n".join(f"- {v.role or 'claim'}: {v.claim}: **{v.verdict}** ({v.evidence})" for v in verdicts)
+
+
 def write_report(study: Study, seeds: int, overrides: Sequence[str], command: str) -> dict[str, Path]:
     """Analyses, tables, figures and the dashboard of the demo's runs, under <runs_root>/report/."""
     runs = study.expand(EMBEDDED, seeds=seeds, overrides=list(overrides))
@@ -169,15 +184,22 @@ def write_report(study: Study, seeds: int, overrides: Sequence[str], command: st
     return {"figures": report / "figures", "dashboard": index}
 
 
-def write_reference(table: list[dict], rows: list[DemoRow], info: dict, out: Path, command: str) -> None:
-    """Committed reference results: the table plus how it was produced."""
+def write_reference(table: list[dict], verdicts: list[Verdict], rows: list[DemoRow], info: dict, out: Path,
+                    command: str) -> None:
+    """Committed reference results: the table, the claims' verdicts, the per-seed runs, and how they
+    were produced."""
     out.mkdir(parents=True, exist_ok=True)
     header = f"<!-- produced by: {command} -->\n<!-- code version: {code_version()} -->\n\n"
-    (out / "main.md").write_text(header + format_table(table) + "\n")
+    seeds = sorted({r.seed for r in rows})
+    claims = (f"\n\nClaims, by the pre-registered decision rules (`studies/{STUDY}.protocol.md`; "
+              f"differences paired by seed, {len(seeds)} seeds):\n\n" + format_verdicts(verdicts))
+    (out / "main.md").write_text(header + format_table(table) + claims + "\n")
     payload = {
         "command": command,
         "code_version": code_version(),
         "table": table,
+        "verdicts": [{"role": v.role, "claim": v.claim, "verdict": v.verdict, "evidence": v.evidence,
+                      "paper": v.paper} for v in verdicts],
         "runs": [{"method": r.method, "seed": r.seed, "top1": r.top1, "wall_seconds": r.wall_seconds,
                   "run_id": r.run_dir.name} for r in rows],
         "teacher": info,
@@ -191,19 +213,23 @@ def demo(args: argparse.Namespace) -> int:
     print(f"{study.name}: {what}, {args.seeds} seed(s)", file=sys.stderr, flush=True)
     rows, info = run_demo(study, args.seeds, args.overrides, progress=progress_of(args))
     table = summarize(study, rows)
+    verdicts = decide_claims(study, rows)
     state = "reused cached teacher" if info["cached"] else f"pretrained teacher ({info['pretrain_seconds'] or 0:.0f} s)"
     print(f"\nteacher: {info['method']}, {state}: "
           + ", ".join(f"{k} {v:.3f}" for k, v in info["final"].items() if k in ("top1", "recon_loss")))
     print(f"\n{study.name} ({what}):")
     print(format_table(table))
+    if args.seeds > 1:
+        print(f"\nclaims, decided on these runs ({args.seeds} seeds, paired):\n{format_verdicts(verdicts)}")
     print(f"\ntotal wall time: {info['total_seconds']:.0f} s")
     if not args.full and (REFERENCE / "main.md").exists():
         print(f"\nthe committed pre-registered result, full schedules ({REFERENCE / 'main.md'}):")
-        print("\n".join(line for line in (REFERENCE / "main.md").read_text().splitlines() if line.startswith("|")))
+        print("\n".join(line for line in (REFERENCE / "main.md").read_text().splitlines()
+                        if not line.startswith("<!--")).strip())
     command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", *(["--full"] if args.full else []),
                                            *([f"--out {args.out}"] if args.out else []), *args.overrides])
     if args.out:
-        write_reference(table, rows, info, Path(args.out), command)
+        write_reference(table, verdicts, rows, info, Path(args.out), command)
         print(f"reference results written to {args.out}")
     if not args.no_report:
         written = write_report(study, args.seeds, args.overrides, command)
