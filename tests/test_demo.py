@@ -52,3 +52,34 @@ def test_the_reference_carries_the_claims_decided_by_the_dashboards_rules(tmp_pa
     # with a failing gate nothing else is decided
     flat = _rows([(60, 60.5, 72, 69.5), (62, 61.5, 74, 71.5), (59, 60, 71, 68.5)])
     assert {v.verdict for v in decide_claims(get_study("main"), flat) if v.role != "gate"} == {"uninformative"}
+
+
+@pytest.mark.slow
+def test_the_demo_end_to_end_says_where_its_teacher_came_from(tmp_path, capsys):
+    """Pretrained, then reused, then (in a fresh runs root) installed from the shipped copy."""
+    import json
+
+    from attnxfer_core.cli import main
+    from attnxfer_core.runs.rundir import run_dir_of
+    from attnxfer_core.runs.shipped import ship
+
+    from .test_submit import TINY_STUDY
+
+    def demo(root, *extra):
+        args = ["demo", *TINY_STUDY, f"exec.runs_root={root}", f"exec.shipped_root={tmp_path / 'shipped'}",
+                "--seeds", "2", "--no-report", "--progress", "off", *extra]
+        assert main(args) == 0
+        return capsys.readouterr()
+
+    first = demo(tmp_path / "a", "--out", str(tmp_path / "ref"))
+    assert "teacher: pretraining" in first.err and "pretrained the teacher" in first.out
+    assert "claims, decided on these runs (2 seeds, paired)" in first.out and "- gate:" in first.out
+    reference = json.loads((tmp_path / "ref" / "main.json").read_text())
+    assert len(reference["runs"]) == 8
+    assert {v["role"] for v in reference["verdicts"]} == {"gate", "primary", "secondary"}
+    assert "reused the cached teacher" in demo(tmp_path / "a").out
+    teacher = next(r for r in get_study("main").expand("embedded", seeds=1, overrides=[
+        *TINY_STUDY, f"exec.runs_root={tmp_path / 'a'}"]) if r.role == "dependency")
+    ship(run_dir_of(teacher.config).path, tmp_path / "shipped", "test")
+    third = demo(tmp_path / "b")
+    assert "teacher: installing the shipped" in third.err and "installed the shipped teacher" in third.out

@@ -41,6 +41,7 @@ from attnxfer_core.experiments.study import METHOD, Study, with_values
 from attnxfer_core.experiments.validation import validate_runs
 from attnxfer_core.runs.provenance import PACKAGE_ROOT, code_version
 from attnxfer_core.runs.rundir import REPORT, run_dir_of
+from attnxfer_core.runs.shipped import find as find_shipped
 from attnxfer_core.training.execute import execute
 from studies import get_study
 
@@ -69,8 +70,10 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
     teacher = next(r for r in runs if r.role == "dependency")
     teacher_dir = run_dir_of(teacher.config)
     teacher_cached = teacher_dir.finished
-    print(f"teacher: {'reusing cached' if teacher_cached else 'pretraining'} "
-          f"{_teacher_kind(teacher.config)} teacher in {teacher_dir.path}", file=sys.stderr, flush=True)
+    shipped = None if teacher_cached else find_shipped(teacher.config)
+    doing = "reusing cached" if teacher_cached else "installing the shipped" if shipped else "pretraining"
+    print(f"teacher: {doing} {_teacher_kind(teacher.config)} teacher in {teacher_dir.path}", file=sys.stderr,
+          flush=True)
     teacher_result = execute(teacher.config, progress=progress)
     rows: list[DemoRow] = []
     for run in runs:
@@ -86,8 +89,10 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
     info = {
         "run_dir": str(teacher_dir.path),
         "cached": teacher_cached,
+        "shipped": shipped is not None,
         "method": _teacher_kind(teacher.config),
-        "pretrain_seconds": None if teacher_cached else teacher_result.summary.get("wall_seconds_this_attempt"),
+        "pretrain_seconds": (teacher_result.summary.get("wall_seconds_this_attempt")
+                             if not teacher_cached and shipped is None else None),
         "final": teacher_result.summary.get("final", {}),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
@@ -214,7 +219,8 @@ def demo(args: argparse.Namespace) -> int:
     rows, info = run_demo(study, args.seeds, args.overrides, progress=progress_of(args))
     table = summarize(study, rows)
     verdicts = decide_claims(study, rows)
-    state = "reused cached teacher" if info["cached"] else f"pretrained teacher ({info['pretrain_seconds'] or 0:.0f} s)"
+    state = ("reused the cached teacher" if info["cached"] else "installed the shipped teacher" if info["shipped"]
+             else f"pretrained the teacher ({info['pretrain_seconds'] or 0:.0f} s)")
     print(f"\nteacher: {info['method']}, {state}: "
           + ", ".join(f"{k} {v:.3f}" for k, v in info["final"].items() if k in ("top1", "recon_loss")))
     print(f"\n{study.name} ({what}):")
