@@ -77,7 +77,11 @@ def test_the_demo_end_to_end_says_where_its_teacher_came_from(tmp_path, capsys):
     reference = json.loads((tmp_path / "ref" / "main.json").read_text())
     assert len(reference["runs"]) == 8
     assert {v["role"] for v in reference["verdicts"]} == {"gate", "primary", "secondary"}
-    assert "reused the cached teacher" in demo(tmp_path / "a").out
+    assert all(r["train_seconds"] > 0 for r in reference["runs"])
+    again = demo(tmp_path / "a", "--out", str(tmp_path / "ref2"))
+    assert "reused the cached teacher" in again.out and "cached" in again.err
+    # found finished, the runs still report the training time they recorded
+    assert json.loads((tmp_path / "ref2" / "main.json").read_text())["runs"] == reference["runs"]
     teacher = next(r for r in get_study("main").expand("embedded", seeds=1, overrides=[
         *TINY_STUDY, f"exec.runs_root={tmp_path / 'a'}"]) if r.role == "dependency")
     ship(run_dir_of(teacher.config).path, tmp_path / "shipped", "test")

@@ -4,7 +4,7 @@ By default a shortened preview of the pre-registered ``main`` study: every
 run's schedule divided by four (distillation and scratch 5 epochs, copy 2,
 fine-tuning 1), one seed, minutes on two cores. The MAE teacher ships with the
 repository, so nothing is pretrained. It prints top-1, the share of the
-scratch -> fine-tune gap each transfer method recovers and wall time per run,
+scratch -> fine-tune gap each transfer method recovers and training time per run,
 then the committed pre-registered result (``results/embedded/main.md``) beside
 it. ``--full`` runs the protocol's own runs (what ``make reference`` does).
 What varies and the paper's numbers come from the study file
@@ -53,8 +53,9 @@ class DemoRow:
     method: str
     seed: int
     top1: float
-    wall_seconds: Optional[float]  # None when the run was already finished (cached)
+    train_seconds: Optional[float]  # as the run recorded it, whether trained now or found finished
     run_dir: Path
+    cached: bool = False  # the run was already finished
 
 
 def _teacher_kind(pretraining: RunConfig) -> str:
@@ -80,12 +81,12 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
         if run.role != "run":
             continue
         result = execute(run.config, progress=progress)
-        wall = None if result.cached else result.summary["wall_seconds_this_attempt"]
+        seconds = result.summary.get("train_seconds")
         top1 = result.summary["final"]["top1"]
         method = str(run.values[METHOD])
         print(f"  seed {run.seed} {method:<9} top-1 {top1:6.2f}%  "
-              f"{'cached' if wall is None else f'{wall:.0f} s'}", file=sys.stderr, flush=True)
-        rows.append(DemoRow(method, run.seed, top1, wall, result.run_dir))
+              f"{'cached' if result.cached else f'{seconds:.0f} s'}", file=sys.stderr, flush=True)
+        rows.append(DemoRow(method, run.seed, top1, seconds, result.run_dir, result.cached))
     info = {
         "run_dir": str(teacher_dir.path),
         "cached": teacher_cached,
@@ -125,7 +126,7 @@ def gap_ends(study: Study) -> tuple[str, str]:
 
 def summarize(study: Study, rows: list[DemoRow]) -> list[dict]:
     """One line per method: mean and sd of top-1 over seeds, the share of the gap recovered with its
-    Fieller 95% interval (ratio of paired mean differences), mean wall time, the paper's top-1."""
+    Fieller 95% interval (ratio of paired mean differences), mean training time, the paper's top-1."""
     low, high = gap_ends(study)
     methods = list(dict.fromkeys(r.method for r in rows))
     per_seed = {m: pd.Series({r.seed: r.top1 for r in rows if r.method == m}, dtype=float) for m in methods}
@@ -135,7 +136,7 @@ def summarize(study: Study, rows: list[DemoRow]) -> list[dict]:
         share = None
         if method not in (low, high) and low in per_seed and high in per_seed:
             share = gap_share(top1, per_seed[low], per_seed[high])
-        walls = [r.wall_seconds for r in rows if r.method == method and r.wall_seconds is not None]
+        seconds = [r.train_seconds for r in rows if r.method == method and r.train_seconds is not None]
         table.append({
             "method": method,
             "seeds": len(top1),
@@ -144,7 +145,7 @@ def summarize(study: Study, rows: list[DemoRow]) -> list[dict]:
             "gap_recovered": round(share.estimate, 3) if share is not None else None,
             "gap_recovered_ci95": ([round(share.low, 3), round(share.high, 3)]
                                    if share is not None and share.bounded else None),
-            "wall_seconds": round(statistics.fmean(walls), 1) if walls else None,
+            "train_seconds": round(statistics.fmean(seconds), 1) if seconds else None,
             "paper_top1": study.reference(method),
         })
     return table
@@ -152,7 +153,7 @@ def summarize(study: Study, rows: list[DemoRow]) -> list[dict]:
 
 def format_table(table: list[dict]) -> str:
     head = ["method", "top-1 % (mean ± sd over seeds)", "gap recovered (ratio of means, Fieller 95% CI)",
-            "wall s/run", "paper top-1 (ViT-L, IN-1k)"]
+            "training s/run", "paper top-1 (ViT-L, IN-1k)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table:
         top1 = f"{row['top1_mean']:.2f}" + (f" ± {row['top1_sd']:.2f}" if row["top1_sd"] is not None else "")
@@ -160,7 +161,7 @@ def format_table(table: list[dict]) -> str:
         if row["gap_recovered_ci95"] is not None:
             low, high = row["gap_recovered_ci95"]
             gap += f" [{100 * low:.1f}, {100 * high:.1f}]"
-        wall = "cached" if row["wall_seconds"] is None else f"{row['wall_seconds']:.0f}"
+        wall = "—" if row["train_seconds"] is None else f"{row['train_seconds']:.0f}"
         lines.append(f"| {row['method']} | {top1} | {gap} | {wall} | {row['paper_top1']} |")
     return "\n".join(lines)
 
@@ -205,7 +206,7 @@ def write_reference(table: list[dict], verdicts: list[Verdict], rows: list[DemoR
         "table": table,
         "verdicts": [{"role": v.role, "claim": v.claim, "verdict": v.verdict, "evidence": v.evidence,
                       "paper": v.paper} for v in verdicts],
-        "runs": [{"method": r.method, "seed": r.seed, "top1": r.top1, "wall_seconds": r.wall_seconds,
+        "runs": [{"method": r.method, "seed": r.seed, "top1": r.top1, "train_seconds": r.train_seconds,
                   "run_id": r.run_dir.name} for r in rows],
         "teacher": info,
     }
