@@ -108,12 +108,12 @@ def decide(study: str, claim: Claim, data: StudyData) -> Verdict:
 def study_verdicts(data: StudyData) -> list[Verdict]:
     """Every claim the study declares (at the scale its tables were collected at), decided.
 
-    When a gate claim has data and does not replicate, the other claims are reported as
-    uninformative (their evidence kept): the experiment cannot speak to them.
+    When a gate claim does not replicate (for want of data too), the other claims are reported
+    as uninformative (their evidence kept): the experiment cannot speak to them.
     """
     scale = check_scale(data.provenance.get("scale", EMBEDDED))
     decided = [decide(data.study.name, claim, data) for claim in data.study.claims_at(scale)]
-    failed = [v for v in decided if v.role == GATE and v.verdict not in (REPLICATES, NO_DATA)]
+    failed = [v for v in decided if v.role == GATE and v.verdict != REPLICATES]
     if failed:
         for v in decided:
             if v.role != GATE and v.verdict != NO_DATA:

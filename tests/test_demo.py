@@ -1,6 +1,7 @@
 """The demo's pieces: the preview of the protocol and the summary table (its statistics are analysis.stats')."""
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -38,20 +39,52 @@ def test_the_summary_uses_the_one_gap_estimator():
     assert "mean ± sd over seeds" in format_table(list(table.values()))
 
 
-def test_the_reference_carries_the_claims_decided_by_the_dashboards_rules(tmp_path):
-    # distill sits 5.5 points under fine-tune on every seed: equivalence within ±1 clearly fails
-    rows = _rows([(60, 75, 72, 69.5), (62, 77, 74, 71.5), (59, 74, 71, 68.5), (61, 76, 73, 70.5)])
-    verdicts = {v.claim: v for v in decide_claims(get_study("main"), rows)}
-    gate = next(v for v in verdicts.values() if v.role == "gate")
-    equivalence = next(v for v in verdicts.values() if v.kind == "equivalence")
-    assert gate.verdict == "replicates" and equivalence.verdict == "does not replicate"
-    assert "TOST" in equivalence.evidence and equivalence.interval.estimate == pytest.approx(-5.5)
-    write_reference(summarize(get_study("main"), rows), list(verdicts.values()), rows, {}, tmp_path, "attnxfer demo")
+SCRATCH = (60, 62, 59, 61, 63)
+FINETUNE = (75, 77.5, 74, 76.2, 78.1)
+
+
+def _with_distill(minus_finetune) -> list[DemoRow]:
+    return _rows([(s, f, f - 2, f + d) for s, f, d in zip(SCRATCH, FINETUNE, minus_finetune)])
+
+
+def _tost_p(diffs, margin=1.0) -> float:
+    """Two one-sided t tests, written out here independently of analysis.stats."""
+    from scipy import stats
+
+    d = np.asarray(diffs, dtype=float)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    return max(stats.t.sf((d.mean() + margin) / se, len(d) - 1), stats.t.cdf((d.mean() - margin) / se, len(d) - 1))
+
+
+@pytest.mark.parametrize("minus_finetune, expected, next_step", [
+    ((-5.2, -5.7, -5.1, -6.0, -5.4), "does not replicate", False),  # 95% CI wholly below -1
+    ((0.2, -0.1, 0.3, -0.2, 0.1), "replicates", False),  # TOST p < 0.05
+    ((1.5, -1.2, 2.0, -0.8, 0.9), "inconclusive", True),  # 90% CI leaves ±1, 95% CI straddles it
+])
+def test_the_reference_carries_the_claims_decided_by_the_protocols_rules(minus_finetune, expected, next_step,
+                                                                         tmp_path):
+    rows = _with_distill(minus_finetune)
+    verdicts = decide_claims(get_study("main"), rows)
+    gate = next(v for v in verdicts if v.role == "gate")
+    equivalence = next(v for v in verdicts if v.kind == "equivalence")
+    assert gate.verdict == "replicates" and equivalence.verdict == expected
+    assert equivalence.interval.estimate == pytest.approx(np.mean(minus_finetune))
+    assert f"TOST p = {_tost_p(minus_finetune):.3f}" in equivalence.evidence
+    assert (_tost_p(minus_finetune) < 0.05) == (expected == "replicates")
+    write_reference(summarize(get_study("main"), rows), verdicts, rows, {}, tmp_path, "attnxfer demo")
     text = (tmp_path / "main.md").read_text()
-    assert "**does not replicate**" in text and "4 seeds" in text and "gate:" in text
-    # with a failing gate nothing else is decided
+    assert f"**{expected}**" in text and "5 seeds" in text and "- gate:" in text
+    assert ("the protocol's one extension applies" in text) == next_step
+
+
+def test_a_failed_gate_leaves_every_other_claim_undecided():
     flat = _rows([(60, 60.5, 72, 69.5), (62, 61.5, 74, 71.5), (59, 60, 71, 68.5)])
-    assert {v.verdict for v in decide_claims(get_study("main"), flat) if v.role != "gate"} == {"uninformative"}
+    verdicts = decide_claims(get_study("main"), flat)
+    assert {v.verdict for v in verdicts if v.role != "gate"} == {"uninformative"}
+    no_finetune = [r for r in flat if r.method != "finetune"]
+    # without the gate's data: claims that need fine-tune have no data, the rest cannot be decided
+    assert {v.verdict for v in decide_claims(get_study("main"), no_finetune) if v.role != "gate"} == {
+        "uninformative", "no data"}
 
 
 @pytest.mark.slow
@@ -60,6 +93,7 @@ def test_the_demo_end_to_end_says_where_its_teacher_came_from(tmp_path, capsys):
     import json
 
     from attnxfer_core.cli import main
+    from attnxfer_core.config import set_fields
     from attnxfer_core.runs.rundir import run_dir_of
     from attnxfer_core.runs.shipped import ship
 
@@ -72,7 +106,7 @@ def test_the_demo_end_to_end_says_where_its_teacher_came_from(tmp_path, capsys):
         return capsys.readouterr()
 
     first = demo(tmp_path / "a", "--out", str(tmp_path / "ref"))
-    assert "teacher: pretraining" in first.err and "pretrained the teacher" in first.out
+    assert "teacher: pretrained" in first.err and "pretrained the teacher" in first.out
     assert "claims, decided on these runs (2 seeds, paired)" in first.out and "- gate:" in first.out
     reference = json.loads((tmp_path / "ref" / "main.json").read_text())
     assert len(reference["runs"]) == 8
@@ -86,4 +120,6 @@ def test_the_demo_end_to_end_says_where_its_teacher_came_from(tmp_path, capsys):
         *TINY_STUDY, f"exec.runs_root={tmp_path / 'a'}"]) if r.role == "dependency")
     ship(run_dir_of(teacher.config).path, tmp_path / "shipped", "test")
     third = demo(tmp_path / "b")
-    assert "teacher: installing the shipped" in third.err and "installed the shipped teacher" in third.out
+    assert "teacher: installed" in third.err and "installed the shipped teacher" in third.out
+    installed = run_dir_of(set_fields(teacher.config, {"exec.runs_root": str(tmp_path / "b")}))
+    assert "installed" in installed.summary() and not (installed.path / "metrics.jsonl").exists()

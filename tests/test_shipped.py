@@ -46,3 +46,22 @@ def test_a_changed_recipe_does_not_match_and_a_damaged_file_is_refused(tmp_path)
     weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(UserError, match="do not match their record"):
         execute(_student(tmp_path, tmp_path / "d"))
+
+
+def test_a_shipped_run_is_installed_under_its_lock(tmp_path):
+    """A second process starting at the same moment never trains over a half-installed teacher."""
+    from attnxfer_core.errors import RunLockedError
+
+    cfg = _student(tmp_path, tmp_path / "a")
+    ship(execute(pretrain_run(cfg.teacher, cfg.exec)).run_dir, tmp_path / "shipped", "test")
+    fresh = pretrain_run(_student(tmp_path, tmp_path / "b").teacher, _student(tmp_path, tmp_path / "b").exec)
+    rd = run_dir_of(fresh)
+    rd.create()
+    rd.lock()  # another process is installing it
+    try:
+        with pytest.raises(RunLockedError):
+            execute(fresh)
+        assert rd.config() is None and not rd.finished
+    finally:
+        rd.unlock()
+    assert execute(fresh).cached and "installed" in rd.summary()

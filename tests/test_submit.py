@@ -4,6 +4,7 @@ import signal
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -120,3 +121,53 @@ def test_processes_share_a_study_by_its_run_locks(tmp_path, capsys):
     assert {r.values.get("method") for r in runs if run_dir_of(r.config).finished} == {
         None, "scratch", "finetune", "distill"}  # the teacher and every student but copy
     assert not copy.finished and not (tmp_path / "analyses").exists()
+
+
+def test_a_passed_over_run_finished_elsewhere_does_not_hold_up_the_analyses(tmp_path, capsys, monkeypatch):
+    import attnxfer_core.cli.studies as studies_cli
+    from attnxfer_core.cli import main
+    from attnxfer_core.errors import RunLockedError
+
+    runs = tiny_main(tmp_path)
+    copy = next(r for r in runs if r.values.get("method") == "copy")
+    execute(copy.config)  # "another process" trains copy, and has finished by the time this one ends
+    real = studies_cli.execute
+
+    def busy_copy(cfg, progress=None):
+        if run_dir_of(cfg).path == run_dir_of(copy.config).path:
+            raise RunLockedError(f"run {run_dir_of(cfg).path} is already being trained by another process")
+        return real(cfg, progress)
+
+    listed = []
+
+    def unfinished_when_listed(cfg):  # copy looks unfinished when the work is listed (so it is tried), then done
+        rd = run_dir_of(cfg)
+        if rd.path == run_dir_of(copy.config).path and not listed:
+            listed.append(rd.path)
+            return SimpleNamespace(finished=False, path=rd.path)
+        return rd
+
+    monkeypatch.setattr(studies_cli, "execute", busy_copy)
+    monkeypatch.setattr(studies_cli, "run_dir_of", unfinished_when_listed)
+    assert main(["run", "main", *TINY_STUDY, f"exec.runs_root={tmp_path}", "--seeds", "1", "--progress", "off"]) == 0
+    err = capsys.readouterr().err
+    assert "passed over: another process is training it" in err and "still being trained" not in err
+    assert (tmp_path / "analyses" / "main").is_dir()
+
+
+def test_a_run_whose_teacher_another_process_trains_is_passed_over_and_says_so(tmp_path, capsys):
+    from attnxfer_core.cli import main
+
+    runs = tiny_main(tmp_path)
+    teacher = run_dir_of(next(r for r in runs if r.role == "dependency").config)
+    teacher.create()
+    teacher.lock()
+    try:
+        assert main(["run", "main", *TINY_STUDY, f"exec.runs_root={tmp_path}", "--seeds", "1",
+                     "--progress", "off"]) == 0
+    finally:
+        teacher.unlock()
+    err = capsys.readouterr().err
+    assert err.count("passed over: another process is training a run it needs") == 3  # finetune, copy, distill
+    assert "4 runs are still being trained" in err  # the teacher and the three students that need it
+    assert {r.values.get("method") for r in runs if run_dir_of(r.config).finished} == {"scratch"}

@@ -30,18 +30,18 @@ from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
 from analysis.stats import gap_share
 from analysis.study_data import StudyData
-from analysis.verdicts import Verdict, study_verdicts
+from analysis.verdicts import INCONCLUSIVE, REPLICATES, Verdict, study_verdicts
 from attnxfer_core.cli.common import add_progress, progress_of
 from attnxfer_core.config import Objective, RunConfig
 from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.analyses import analyze
+from attnxfer_core.experiments.claims import GATE, PRIMARY
 from attnxfer_core.experiments.figures import MethodBars
 from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import METHOD, Study, with_values
 from attnxfer_core.experiments.validation import validate_runs
 from attnxfer_core.runs.provenance import PACKAGE_ROOT, code_version
 from attnxfer_core.runs.rundir import REPORT, run_dir_of
-from attnxfer_core.runs.shipped import find as find_shipped
 from attnxfer_core.training.execute import execute
 from studies import get_study
 
@@ -70,12 +70,13 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
     validate_runs(study, runs, EMBEDDED)
     teacher = next(r for r in runs if r.role == "dependency")
     teacher_dir = run_dir_of(teacher.config)
-    teacher_cached = teacher_dir.finished
-    shipped = None if teacher_cached else find_shipped(teacher.config)
-    doing = "reusing cached" if teacher_cached else "installing the shipped" if shipped else "pretraining"
-    print(f"teacher: {doing} {_teacher_kind(teacher.config)} teacher in {teacher_dir.path}", file=sys.stderr,
-          flush=True)
+    print(f"teacher: {_teacher_kind(teacher.config)} in {teacher_dir.path}", file=sys.stderr, flush=True)
+    finished_before = teacher_dir.finished and not teacher.config.exec.force
     teacher_result = execute(teacher.config, progress=progress)
+    # where it came from, read from what happened (execute decides; the demo does not predict it)
+    origin = ("reused" if finished_before else "installed" if teacher_result.cached and
+              "installed" in teacher_result.summary else "pretrained")
+    print(f"teacher: {origin}", file=sys.stderr, flush=True)
     rows: list[DemoRow] = []
     for run in runs:
         if run.role != "run":
@@ -89,11 +90,9 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
         rows.append(DemoRow(method, run.seed, top1, seconds, result.run_dir, result.cached))
     info = {
         "run_dir": str(teacher_dir.path),
-        "cached": teacher_cached,
-        "shipped": shipped is not None,
+        "origin": origin,
         "method": _teacher_kind(teacher.config),
-        "pretrain_seconds": (teacher_result.summary.get("wall_seconds_this_attempt")
-                             if not teacher_cached and shipped is None else None),
+        "pretrain_seconds": teacher_result.summary.get("wall_seconds_this_attempt") if origin == "pretrained" else None,
         "final": teacher_result.summary.get("final", {}),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
@@ -175,8 +174,24 @@ def decide_claims(study: Study, rows: list[DemoRow]) -> list[Verdict]:
     return study_verdicts(data)
 
 
-def format_verdicts(verdicts: list[Verdict]) -> str:
-    return "\n".join(f"- {v.role or 'claim'}: {v.claim}: **{v.verdict}** ({v.evidence})" for v in verdicts)
+EXTENDED_SEEDS = 10  # studies/main.protocol.md: one extension, from 5 seeds to 10, and no further
+
+
+def protocol_next_step(verdicts: list[Verdict], seeds: int) -> Optional[str]:
+    """What the protocol's extension rule says after these verdicts (None: nothing to do)."""
+    gate_passed = all(v.verdict == REPLICATES for v in verdicts if v.role == GATE)
+    if not gate_passed or not any(v.verdict == INCONCLUSIVE for v in verdicts if v.role == PRIMARY):
+        return None
+    if seeds < EXTENDED_SEEDS:
+        return (f"the gate passed and a primary claim is inconclusive at {seeds} seeds: the protocol's one "
+                f"extension applies (seeds {seeds}-{EXTENDED_SEEDS - 1}: `make reference SEEDS={EXTENDED_SEEDS}`)")
+    return f"a primary claim is inconclusive at {seeds} seeds: the protocol allows no further seeds"
+
+
+def format_verdicts(verdicts: list[Verdict], seeds: int) -> str:
+    lines = [f"- {v.role or 'claim'}: {v.claim}: **{v.verdict}** ({v.evidence})" for v in verdicts]
+    step = protocol_next_step(verdicts, seeds)
+    return "\n".join(lines + ([f"\nNext, by the protocol: {step}."] if step else []))
 
 
 def write_report(study: Study, seeds: int, overrides: Sequence[str], command: str) -> dict[str, Path]:
@@ -198,7 +213,7 @@ def write_reference(table: list[dict], verdicts: list[Verdict], rows: list[DemoR
     header = f"<!-- produced by: {command} -->\n<!-- code version: {code_version()} -->\n\n"
     seeds = sorted({r.seed for r in rows})
     claims = (f"\n\nClaims, by the pre-registered decision rules (`studies/{STUDY}.protocol.md`; "
-              f"differences paired by seed, {len(seeds)} seeds):\n\n" + format_verdicts(verdicts))
+              f"differences paired by seed, {len(seeds)} seeds):\n\n" + format_verdicts(verdicts, len(seeds)))
     (out / "main.md").write_text(header + format_table(table) + claims + "\n")
     payload = {
         "command": command,
@@ -220,14 +235,14 @@ def demo(args: argparse.Namespace) -> int:
     rows, info = run_demo(study, args.seeds, args.overrides, progress=progress_of(args))
     table = summarize(study, rows)
     verdicts = decide_claims(study, rows)
-    state = ("reused the cached teacher" if info["cached"] else "installed the shipped teacher" if info["shipped"]
-             else f"pretrained the teacher ({info['pretrain_seconds'] or 0:.0f} s)")
+    state = {"reused": "reused the cached teacher", "installed": "installed the shipped teacher"}.get(
+        info["origin"], f"pretrained the teacher ({info['pretrain_seconds'] or 0:.0f} s)")
     print(f"\nteacher: {info['method']}, {state}: "
           + ", ".join(f"{k} {v:.3f}" for k, v in info["final"].items() if k in ("top1", "recon_loss")))
     print(f"\n{study.name} ({what}):")
     print(format_table(table))
     if args.seeds > 1:
-        print(f"\nclaims, decided on these runs ({args.seeds} seeds, paired):\n{format_verdicts(verdicts)}")
+        print(f"\nclaims, decided on these runs ({args.seeds} seeds, paired):\n{format_verdicts(verdicts, args.seeds)}")
     print(f"\ntotal wall time: {info['total_seconds']:.0f} s")
     if not args.full and (REFERENCE / "main.md").exists():
         print(f"\nthe committed pre-registered result, full schedules ({REFERENCE / 'main.md'}):")

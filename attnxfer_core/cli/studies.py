@@ -102,9 +102,10 @@ def evaluate_and_analyze(study: Study, args: argparse.Namespace, runs: list[Plan
 def run(args: argparse.Namespace) -> int:
     """Run a study's unfinished runs here, one after another (dependencies first).
 
-    A run another process is training is passed over, not waited for: several ``attnxfer run``
-    processes on one machine share a study's runs between them (each run's lock decides who
-    trains it). The analyses then wait for a process that finds nothing left elsewhere.
+    A run another process is training (or whose teacher another process is training) is passed
+    over, not waited for: several ``attnxfer run`` processes on one machine share a study's runs
+    between them (each run's lock decides who trains it). The process that ends with nothing left
+    unfinished elsewhere runs the analyses.
     """
     study, runs = validated_study(args)
     chosen = select_runs(runs, args.where or [])
@@ -115,18 +116,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"[{i}/{len(todo)}] {planned.run_id} ({planned.label}, seed {planned.seed})", file=sys.stderr, flush=True)
         try:
             result = execute(planned.config, progress=progress_of(args))
-        except RunLockedError:
-            elsewhere.append(planned.run_id)
-            print("    passed over: another process is training it", file=sys.stderr)
+        except RunLockedError as exc:
+            elsewhere.append(planned)
+            itself = str(run_dir_of(planned.config).path) in str(exc)
+            print(f"    passed over: another process is training {'it' if itself else f'a run it needs ({exc})'}",
+                  file=sys.stderr)
             continue
         final = result.summary.get("final", {})
         print(f"    {', '.join(f'{k} {v:.3f}' for k, v in final.items() if k in ('top1', 'recon_loss'))}",
               file=sys.stderr)
     if args.train_only:
         return 0
-    if elsewhere:
-        print(f"{len(elsewhere)} runs were being trained by other processes: run `attnxfer analyze {study.name}` "
-              "once they finish", file=sys.stderr)
+    unfinished = [r for r in elsewhere if not run_dir_of(r.config).finished]
+    if unfinished:  # whoever finishes the last of them analyzes (or `attnxfer analyze` later)
+        print(f"{len(unfinished)} runs are still being trained by other processes: run `attnxfer analyze "
+              f"{study.name}` once they finish", file=sys.stderr)
         return 0
     written = evaluate_and_analyze(study, args, runs, chosen)
     if written is not None:
