@@ -46,3 +46,12 @@ def test_the_studys_endpoints_are_the_registered_ones():
     assert (equivalence.a, equivalence.b, equivalence.margin) == ({"method": "distill"}, {"method": "finetune"}, 1.0)
     assert (share.method, share.low, share.high, share.threshold) == (
         {"method": "distill"}, {"method": "scratch"}, {"method": "finetune"}, 0.8)
+
+
+def test_the_secondary_claims_are_the_registered_ones():
+    """Reported with their intervals, not decided on: still fixed by the protocol."""
+    secondary = [c for c in get_study("main").claims_at("embedded") if c.role not in (GATE, PRIMARY)]
+    shares = [(c.method["method"], c.threshold) for c in secondary if isinstance(c, GapShare)]
+    better = [(c.better["method"], c.worse["method"], c.margin) for c in secondary if isinstance(c, Superiority)]
+    assert shares == [("copy", 0.5)] and len(secondary) == 4
+    assert better == [("copy", "scratch", 0.0), ("distill", "scratch", 0.0), ("distill", "copy", 0.0)]
