@@ -244,10 +244,14 @@ def demo(args: argparse.Namespace) -> int:
     if args.seeds > 1:
         print(f"\nclaims, decided on these runs ({args.seeds} seeds, paired):\n{format_verdicts(verdicts, args.seeds)}")
     print(f"\ntotal wall time: {info['total_seconds']:.0f} s")
-    if not args.full and (REFERENCE / "main.md").exists():
-        print(f"\nthe committed pre-registered result, full schedules ({REFERENCE / 'main.md'}):")
-        print("\n".join(line for line in (REFERENCE / "main.md").read_text().splitlines()
-                        if not line.startswith("<!--")).strip())
+    if not args.full:
+        if (REFERENCE / "main.md").exists():
+            print(f"\nthe committed pre-registered result, full schedules ({REFERENCE / 'main.md'}):")
+            print("\n".join(line for line in (REFERENCE / "main.md").read_text().splitlines()
+                            if not line.startswith("<!--")).strip())
+        else:
+            print(f"\nno pre-registered result is committed yet ({REFERENCE / 'main.md'}); the protocol: "
+                  "studies/main.protocol.md")
     command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", *(["--full"] if args.full else []),
                                            *([f"--out {args.out}"] if args.out else []), *args.overrides])
     if args.out:
