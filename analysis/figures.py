@@ -196,7 +196,9 @@ def learning_curves(spec: LearningCurves, data: StudyData, out: Path, formats: S
         axes[0][0].plot(part["epoch"], part["top1"], marker="o", ms=3, label=method)
     axes[0][0].set_xlabel("epoch")
     axes[0][0].set_ylabel(f"top-1 on the {split} split (%)")
-    axes[0][0].set_title(f"learning curves (mean of {frame['seed'].nunique()} seeds)")
+    seeds = frame.groupby(column)["seed"].nunique()
+    axes[0][0].set_title("learning curves (mean over seeds)" if seeds.nunique() > 1
+                         else f"learning curves (mean of {int(seeds.iloc[0])} seeds)")
     axes[0][0].legend(fontsize=7)
     rows = []
     if layers:
@@ -214,7 +216,8 @@ def learning_curves(spec: LearningCurves, data: StudyData, out: Path, formats: S
     stem = spec.stem_for(data.study.name)
     files = _save(fig, out, stem, formats)
     last = mean.sort_values("epoch").groupby(column).tail(1)
-    table = pd.DataFrame({"method": last[column], "epochs": last["epoch"], f"last {split} top-1": last["top1"]})
+    table = pd.DataFrame({"method": last[column], "epochs": last["epoch"], f"last {split} top-1": last["top1"],
+                          "seeds": [int(seeds[m]) for m in last[column]]})
     files += _tables(table, out, stem, f"Last per-epoch evaluation on the {split} split (mean over seeds)")
     if rows:
         files += _tables(pd.DataFrame(rows), out, f"{stem}_attention",

@@ -182,3 +182,24 @@ def test_dashboard_in_headless_chromium(tmp_path):
         assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
     finally:
         browser.close()
+
+
+def test_learning_curves_say_how_many_seeds_each_method_has_and_the_attention_loss_per_layer(tmp_path):
+    from analysis.figures import learning_curves
+    from analysis.study_data import StudyData
+    from attnxfer_core.experiments.figures import LearningCurves
+    from studies import get_study
+
+    runs = [("scratch", 0), ("scratch", 1), ("distill", 0)]
+    status = pd.DataFrame([{"run_id": f"{m}-{s}", "seed": s, "role": "run", "value.method": m} for m, s in runs])
+    curves = pd.DataFrame([
+        {"run_id": f"{m}-{s}", "epoch": e, "split": "val", "top1": 50.0 + 10 * e + s,
+         **({"attn_l0": 3.0 - 0.5 * e, "attn_l1": 4.0 - 0.5 * e} if m == "distill" else {})}
+        for m, s in runs for e in (1, 2)])
+    data = StudyData(get_study("main"), pd.DataFrame(), curves, status)
+    result = learning_curves(LearningCurves(), data, tmp_path, ["png"])
+    assert result.files and (tmp_path / "main_curves.png").exists()
+    table = (tmp_path / "main_curves.md").read_text()
+    assert "| scratch | 2 | 70.50 | 2 |" in table and "| distill | 2 | 70.00 | 1 |" in table
+    attention = (tmp_path / "main_curves_attention.md").read_text()
+    assert "| distill | 0 | 2.50 | 2.00 |" in attention and "| distill | 1 | 3.50 | 3.00 |" in attention
