@@ -110,6 +110,9 @@ def test_the_demo_end_to_end_says_where_its_teacher_came_from(tmp_path, capsys):
     assert "claims, decided on these runs (2 seeds, paired)" in first.out and "- gate:" in first.out
     reference = json.loads((tmp_path / "ref" / "main.json").read_text())
     assert len(reference["runs"]) == 8
+    # the recorded command runs again as written: overrides before options
+    assert reference["command"].startswith(f"attnxfer demo {TINY_STUDY[0]}") and reference["command"].endswith(
+        "--no-report")
     assert {v["role"] for v in reference["verdicts"]} == {"gate", "primary", "secondary"}
     assert all(r["train_seconds"] > 0 for r in reference["runs"])
     again = demo(tmp_path / "a", "--out", str(tmp_path / "ref2"))

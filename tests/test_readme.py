@@ -33,3 +33,25 @@ def test_adding_a_study_example_is_a_valid_study(tmp_path):
         runs = study.expand(scale)
         validate_runs(study, runs, scale)  # names (claims, figures) as well as runs
         assert len([r for r in runs if r.role == "run"]) == 3 * study.seeds[scale]
+
+
+def test_every_command_line_in_the_readme_parses():
+    """Overrides must come before options: a README line that argparse refuses fails here, not for a reader."""
+    import shlex
+
+    import pytest
+
+    from attnxfer_core.cli import build_parser
+
+    lines = [line.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", README.read_text(), re.S)
+             for line in block.splitlines() if line.strip().startswith(".venv/bin/attnxfer ")]
+    checked = 0
+    for line in lines:
+        if "[" in line:  # a usage pattern ("[STUDY ...]"), not a command
+            continue
+        try:
+            build_parser().parse_args(shlex.split(line)[1:])
+        except SystemExit:
+            pytest.fail(f"README command does not parse: {line}")
+        checked += 1
+    assert checked >= 10  # the README holds 14 today: finding none would mean the pattern broke

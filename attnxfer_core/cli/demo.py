@@ -252,8 +252,9 @@ def demo(args: argparse.Namespace) -> int:
         else:
             print(f"\nno pre-registered result is committed yet ({REFERENCE / 'main.md'}); the protocol: "
                   "studies/main.protocol.md")
-    command = "attnxfer demo " + " ".join([f"--seeds {args.seeds}", *(["--full"] if args.full else []),
-                                           *([f"--out {args.out}"] if args.out else []), *args.overrides])
+    command = "attnxfer demo " + " ".join([*args.overrides, f"--seeds {args.seeds}", *(["--full"] if args.full else []),
+                                           *([f"--out {args.out}"] if args.out else []),
+                                           *(["--no-report"] if args.no_report else [])])
     if args.out:
         write_reference(table, verdicts, rows, info, Path(args.out), command)
         print(f"reference results written to {args.out}")
