@@ -144,10 +144,10 @@ def test_teacher_shares_student_drop_path_masks(teacher, twin, images):
         blk.drop_path2 = DropPath(0.5)
     torch.manual_seed(0)
     shared = _model(twin, teacher, mode=Mode.DISTILL_Q, layers="all").train()(images)
-    assert float(shared["attn_loss"]) == 0.0
+    assert float(shared["attn_loss"].detach()) == 0.0
     torch.manual_seed(0)
     unshared = _model(twin, teacher, mode=Mode.DISTILL_Q, layers="all", shared_drop_path=False).train()(images)
-    assert float(unshared["attn_loss"]) > 1e-4
+    assert float(unshared["attn_loss"].detach()) > 1e-4
 
 
 def test_default_layers_follow_public_recipe(teacher):
