@@ -7,6 +7,9 @@ without damaging earlier results.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class UserError(Exception):
     """A problem with the user's input, reported as a single line."""
@@ -21,7 +24,11 @@ class ConfigError(UserError):
 
 
 class RunLockedError(UserError):
-    """Another process is already training into the same run directory."""
+    """Another process is already training into the same run directory (``path``)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        super().__init__(f"run {self.path} is already being trained by another process")
 
 
 def failure_line(exc: BaseException) -> str:

@@ -102,20 +102,25 @@ def test_local_executor_requeue_resumes_exactly(tmp_path):
     assert current_status(runs)[run.run_id].restarts == 1
 
 
+def _run_study_while_held(rd, root) -> None:
+    """`attnxfer run main` while this process holds ``rd``'s lock, as another process training it would."""
+    from attnxfer_core.cli import main
+
+    rd.create()
+    rd.lock()
+    try:
+        assert main(["run", "main", *TINY_STUDY, f"exec.runs_root={root}", "--seeds", "1", "--progress", "off"]) == 0
+    finally:
+        rd.unlock()
+
+
 def test_processes_share_a_study_by_its_run_locks(tmp_path, capsys):
     """`attnxfer run` passes over a run another process holds, trains the rest, and leaves the
     analyses to whoever finishes last."""
-    from attnxfer_core.cli import main
 
     runs = tiny_main(tmp_path)
     copy = run_dir_of(next(r for r in runs if r.values.get("method") == "copy").config)
-    copy.create()
-    copy.lock()  # "another process" is training copy
-    try:
-        assert main(["run", "main", *TINY_STUDY, f"exec.runs_root={tmp_path}", "--seeds", "1",
-                     "--progress", "off"]) == 0
-    finally:
-        copy.unlock()
+    _run_study_while_held(copy, tmp_path)  # "another process" is training copy
     err = capsys.readouterr().err
     assert "passed over: another process is training it" in err and "attnxfer analyze main" in err
     assert {r.values.get("method") for r in runs if run_dir_of(r.config).finished} == {
@@ -135,7 +140,7 @@ def test_a_passed_over_run_finished_elsewhere_does_not_hold_up_the_analyses(tmp_
 
     def busy_copy(cfg, progress=None):
         if run_dir_of(cfg).path == run_dir_of(copy.config).path:
-            raise RunLockedError(f"run {run_dir_of(cfg).path} is already being trained by another process")
+            raise RunLockedError(run_dir_of(cfg).path)
         return real(cfg, progress)
 
     listed = []
@@ -156,17 +161,10 @@ def test_a_passed_over_run_finished_elsewhere_does_not_hold_up_the_analyses(tmp_
 
 
 def test_a_run_whose_teacher_another_process_trains_is_passed_over_and_says_so(tmp_path, capsys):
-    from attnxfer_core.cli import main
 
     runs = tiny_main(tmp_path)
     teacher = run_dir_of(next(r for r in runs if r.role == "dependency").config)
-    teacher.create()
-    teacher.lock()
-    try:
-        assert main(["run", "main", *TINY_STUDY, f"exec.runs_root={tmp_path}", "--seeds", "1",
-                     "--progress", "off"]) == 0
-    finally:
-        teacher.unlock()
+    _run_study_while_held(teacher, tmp_path)  # "another process" is pretraining the teacher
     err = capsys.readouterr().err
     assert err.count("passed over: another process is training a run it needs") == 3  # finetune, copy, distill
     assert "4 runs are still being trained" in err  # the teacher and the three students that need it

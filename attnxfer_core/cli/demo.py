@@ -55,7 +55,6 @@ class DemoRow:
     top1: float
     train_seconds: Optional[float]  # as the run recorded it, whether trained now or found finished
     run_dir: Path
-    cached: bool = False  # the run was already finished
 
 
 def _teacher_kind(pretraining: RunConfig) -> str:
@@ -87,7 +86,7 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
         method = str(run.values[METHOD])
         print(f"  seed {run.seed} {method:<9} top-1 {top1:6.2f}%  "
               f"{'cached' if result.cached else f'{seconds:.0f} s'}", file=sys.stderr, flush=True)
-        rows.append(DemoRow(method, run.seed, top1, seconds, result.run_dir, result.cached))
+        rows.append(DemoRow(method, run.seed, top1, seconds, result.run_dir))
     info = {
         "run_dir": str(teacher_dir.path),
         "origin": origin,

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             result = execute(planned.config, progress=progress_of(args))
         except RunLockedError as exc:
             elsewhere.append(planned)
-            itself = str(run_dir_of(planned.config).path) in str(exc)
+            itself = exc.path == run_dir_of(planned.config).path
             print(f"    passed over: another process is training {'it' if itself else f'a run it needs ({exc})'}",
                   file=sys.stderr)
             continue

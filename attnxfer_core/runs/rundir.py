@@ -221,7 +221,7 @@ class RunDir:
             except BlockingIOError:
                 if time.monotonic() > deadline:  # not a reader's probe: a process holds it
                     handle.close()
-                    raise RunLockedError(f"run {self.path} is already being trained by another process") from None
+                    raise RunLockedError(self.path) from None
                 time.sleep(0.02)
         self._lock_handle = handle
         for stale in self.path.rglob(f".*{TMP_MARK}*"):

@@ -75,7 +75,8 @@ def find(cfg: RunConfig) -> Optional[Shipped]:
 
 
 def install(shipped: Shipped, cfg: RunConfig, rd: RunDir) -> None:
-    """Write ``shipped`` into ``rd`` as a finished run of ``cfg`` (weights checked against their hash)."""
+    """Write ``shipped`` into ``rd`` as a finished run of ``cfg`` (weights checked against their hash),
+    holding the run's lock."""
     from safetensors.torch import load_file
 
     digest = file_sha256(shipped.weights)
@@ -83,11 +84,17 @@ def install(shipped: Shipped, cfg: RunConfig, rd: RunDir) -> None:
         raise UserError(f"shipped weights {shipped.weights} do not match their record (sha256 {digest[:12]}, "
                         f"recorded {str(shipped.record.get('sha256'))[:12]}); restore the file from git")
     rd.create()
-    save_tensors(rd.file(WEIGHTS), load_file(str(shipped.weights)))
-    rd.write_config({"run_id": run_id(cfg), "config": to_dict(cfg), "canonical": canonical_json(cfg)})
-    installed = {"from": str(shipped.weights), "sha256": digest,
-                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    rd.write_summary({**shipped.record.get("summary", {}), "run_id": run_id(cfg), "installed": installed})
+    rd.lock()  # a second process starting at the same moment waits (or is refused), never trains over it
+    try:
+        if rd.config() is not None or rd.finished:  # someone else installed or started it meanwhile
+            return
+        save_tensors(rd.file(WEIGHTS), load_file(str(shipped.weights)))
+        rd.write_config({"run_id": run_id(cfg), "config": to_dict(cfg), "canonical": canonical_json(cfg)})
+        installed = {"from": str(shipped.weights), "sha256": digest,
+                     "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        rd.write_summary({**shipped.record.get("summary", {}), "run_id": run_id(cfg), "installed": installed})
+    finally:
+        rd.unlock()
 
 
 def ship(run_dir: Path, root: Path, command: str) -> Path:

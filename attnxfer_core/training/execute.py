@@ -37,7 +37,6 @@ from attnxfer_core.models.weights import OPTIONAL_PREFIXES, load_weights, read_s
 from attnxfer_core.modes import spec_of
 from attnxfer_core.runs.provenance import environment
 from attnxfer_core.runs.rundir import WEIGHTS, RunDir, run_dir_of
-from attnxfer_core.runs.shipped import Shipped
 from attnxfer_core.runs.shipped import find as find_shipped
 from attnxfer_core.runs.shipped import install as install_shipped
 from attnxfer_core.runs.tensors import save_tensors
@@ -165,26 +164,14 @@ def load_finished(run_dir: Path, weights: Optional[Path] = None, progress: Optio
     return prepared
 
 
-def _install(shipped: Shipped, cfg: RunConfig, rd: RunDir) -> None:
-    """Install a shipped run holding the run's lock, so that a second process starting at the same
-    moment waits for the install (or is refused) instead of training over half-installed files."""
-    rd.create()
-    rd.lock()
-    try:
-        if rd.config() is None and not rd.finished:
-            log.info("installing shipped run %s from %s", rd.path.name, shipped.weights)
-            install_shipped(shipped, cfg, rd)
-    finally:
-        rd.unlock()
-
-
 def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
     """Run ``cfg`` to completion, resuming from its checkpoint; a finished run is returned as is."""
     rd = run_dir_of(cfg)
     if not rd.finished and not cfg.exec.force and rd.config() is None:
         shipped = find_shipped(cfg)
         if shipped is not None:  # the repository carries this run's result: install it instead of training
-            _install(shipped, cfg, rd)
+            log.info("installing shipped run %s from %s", rd.path.name, shipped.weights)
+            install_shipped(shipped, cfg, rd)
     if rd.finished and not cfg.exec.force:
         stored = rd.config()
         if stored is not None and stored.get("canonical") != canonical_json(cfg):
