@@ -24,6 +24,7 @@ from attnxfer_core.experiments.validation import validate_runs
 from attnxfer_core.runs.files import atomic_write_bytes, read_json_record, read_jsonl
 from attnxfer_core.runs.provenance import code_version
 from attnxfer_core.runs.rundir import (
+    ANALYSIS_FILES,
     CONFIG,
     EVAL_METRICS,
     EVALS,
@@ -207,6 +208,21 @@ def _column_order(column: str) -> tuple[int, str]:
     return (0 if column in ("study", "run_id", "seed", "role", "set") else 2, column)
 
 
+ANALYSES_SUBDIR = "analyses"  # <tables>/analyses/<study>/: the cross-run analyses, beside the tables
+
+
+def copy_analyses(source: Path, dest: Path) -> list[str]:
+    """Copy a study's analysis outputs (``attnxfer analyze``) next to its tables, so that figures and the
+    dashboard are made from the tables folder alone (a clean clone has no run directories)."""
+    copied = []
+    for name in ANALYSIS_FILES.values():
+        if (source / name).exists():
+            dest.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(dest / name, (source / name).read_bytes())
+            copied.append(name)
+    return copied
+
+
 def collect_studies(studies: Sequence[Study], scale: str, seeds: Optional[int], overrides: Sequence[str],
                     tables: Path, command: str) -> dict[str, Collection]:
     """Collect each study's runs into ``tables`` (with the command and code version that made them)."""
@@ -216,8 +232,10 @@ def collect_studies(studies: Sequence[Study], scale: str, seeds: Optional[int], 
         validate_runs(study, runs, scale)
         root = Path(runs[0].config.exec.runs_root)
         collection = collect_study(study, runs, cache_path=tables / ".cache" / f"{study.name}.json")
+        copied = copy_analyses(analyses_dir(root, study.name), tables / ANALYSES_SUBDIR / study.name)
         provenance = {"command": command, "code_version": code_version(), "scale": scale, "study": study.name,
-                      "runs_root": str(root), "analyses_dir": str(analyses_dir(root, study.name)),
+                      "runs_root": str(root), "analyses_dir": f"{ANALYSES_SUBDIR}/{study.name}",
+                      "analyses": copied,
                       "paper": study.paper, "configs": {r.run_id: to_dict(r.config) for r in runs
                                                         if run_dir_of(r.config).finished}}
         write_tables(study.name, collection, tables, provenance)

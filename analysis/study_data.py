@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional
 
 import pandas as pd
 
+from attnxfer_core.experiments.claims import ENSEMBLE, SIMILARITY
 from attnxfer_core.experiments.study import Study
 
 
@@ -35,7 +36,17 @@ class StudyData:
         return rows[rows["role"] == "run"] if "role" in rows else rows
 
     def per_seed(self, selector: Mapping[str, Any], metric: str = "top1") -> pd.Series:
-        """Per seed, the mean clean ``metric`` of the runs matching ``selector`` (empty when none)."""
+        """Per seed, the mean clean ``metric`` of the runs matching ``selector`` (empty when none).
+
+        Two kinds of name read a cross-run analysis instead of the clean evaluation:
+        ``similarity:<key>`` (e.g. ``similarity:jsd_matched/pretrained``), a run's value averaged over
+        its layers; and a selector ``{"ensemble": name}``, that ensemble's ``metric`` with the seed of
+        its first member.
+        """
+        if ENSEMBLE in selector:
+            return self._ensemble_per_seed(str(selector[ENSEMBLE]), metric)
+        if metric.startswith(SIMILARITY):
+            return self._similarity_per_seed(selector, metric[len(SIMILARITY):])
         clean = self.clean
         if clean.empty or metric not in clean:
             return pd.Series(dtype=float)
@@ -46,6 +57,50 @@ class StudyData:
                 return pd.Series(dtype=float)
             mask &= clean[column].astype(str) == str(value)
         return clean[mask].groupby("seed")[metric].mean().astype(float)
+
+    def _runs_matching(self, selector: Mapping[str, Any]) -> dict[str, int]:
+        """run id -> seed of the study's runs whose point values match ``selector``."""
+        clean = self.clean
+        if clean.empty:
+            return {}
+        mask = pd.Series(True, index=clean.index)
+        for key, value in selector.items():
+            column = f"value.{key}"
+            if column not in clean:
+                return {}
+            mask &= clean[column].astype(str) == str(value)
+        return dict(zip(clean[mask]["run_id"], clean[mask]["seed"].astype(int)))
+
+    def _similarity_per_seed(self, selector: Mapping[str, Any], key: str) -> pd.Series:
+        rows = self.analysis("similarity.json") or []
+        runs = self._runs_matching(selector)
+        values: dict[int, list[float]] = {}
+        for row in rows:
+            if row.get("run_id") in runs:
+                layers = [v[key] for v in row["layers"].values() if key in v and v[key] == v[key]]
+                if layers:
+                    values.setdefault(runs[row["run_id"]], []).append(sum(layers) / len(layers))
+        return pd.Series({seed: sum(v) / len(v) for seed, v in sorted(values.items())}, dtype=float)
+
+    def _ensemble_per_seed(self, name: str, metric: str) -> pd.Series:
+        rows = self.analysis("ensembles.json") or []
+        seeds = dict(zip(self.clean["run_id"], self.clean["seed"].astype(int))) if not self.clean.empty else {}
+        values = {seeds[r["member_ids"][0]]: float(r["ensemble"][metric]) for r in rows
+                  if r["name"] == name and r["member_ids"][0] in seeds and metric in r["ensemble"]}
+        return pd.Series(dict(sorted(values.items())), dtype=float)
+
+    def matched_gap(self, method: str, reference: str, family: str) -> pd.Series:
+        """Per seed, reference - method top-1 on ``family`` (mean over its sets), both taken at the same
+        clean accuracy (the ``matched`` analysis: Table 4's protocol)."""
+        out: dict[int, float] = {}
+        for row in self.analysis("matched.json") or []:
+            if row["method"] != method or row["reference"] != reference:
+                continue
+            pair = [[v for k, v in r["sets"].items() if k == family or k.startswith(f"{family}/")]
+                    for r in row["rows"]]  # [reference, method], as the analysis writes them
+            if len(pair) == 2 and all(pair):
+                out[int(row["seed"])] = sum(pair[0]) / len(pair[0]) - sum(pair[1]) / len(pair[1])
+        return pd.Series(dict(sorted(out.items())), dtype=float)
 
     def analysis(self, name: str) -> Optional[list]:
         if self.analyses_dir is None or not (self.analyses_dir / name).exists():
@@ -68,5 +123,7 @@ def load_study_data(study: Study, tables: Path) -> Optional[StudyData]:
         return None
     results = pd.read_parquet(parquet) if parquet.exists() else pd.DataFrame()
     provenance = json.loads((tables / f"{study.name}.provenance.json").read_text())
+    # the analyses copied beside the tables (older tables named the run root's folder: absolute)
+    analyses = tables / provenance["analyses_dir"]
     return StudyData(study, results, _read_csv(tables / f"{study.name}.curves.csv"), _read_csv(status_csv),
-                     Path(provenance["analyses_dir"]), provenance)
+                     analyses, provenance)

@@ -21,9 +21,11 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+import pandas as pd
+
 from analysis.stats import Interval, equivalence, gap_share, paired_difference
 from analysis.study_data import StudyData
-from attnxfer_core.experiments.claims import GATE, Claim, Equivalence, GapShare, Superiority, describe
+from attnxfer_core.experiments.claims import GATE, Claim, Equivalence, GapShare, MatchedShift, Superiority, describe
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
 REPLICATES, DOES_NOT, INCONCLUSIVE, NO_DATA = "replicates", "does not replicate", "inconclusive", "no data"
@@ -96,7 +98,18 @@ def share(study: str, claim: GapShare, data: StudyData) -> Verdict:
     return Verdict(study, claim.text, _side(interval, claim.threshold), evidence, claim.kind, claim.paper, interval)
 
 
-DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share}
+def matched_shift(study: str, claim: MatchedShift, data: StudyData) -> Verdict:
+    gaps = data.matched_gap(claim.method, claim.reference, claim.family)
+    diff = paired_difference(gaps, pd.Series(0.0, index=gaps.index)) if len(gaps) else None
+    if diff is None:
+        return Verdict(study, claim.text, NO_DATA, f"needs the matched analysis of {claim.method} against "
+                       f"{claim.reference} on {claim.family}", claim.kind, claim.paper)
+    evidence = (f"{claim.reference} - {claim.method} on {claim.family} at matched clean accuracy = "
+                f"{diff.text()} points")
+    return Verdict(study, claim.text, _side(diff, 0.0), evidence, claim.kind, claim.paper, diff)
+
+
+DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share, MatchedShift: matched_shift}
 
 
 def decide(study: str, claim: Claim, data: StudyData) -> Verdict:

@@ -1,4 +1,8 @@
-"""Appendix: feature distillation of the residual stream as a baseline against attention distillation."""
+"""Appendix: feature distillation of the residual stream as a baseline against attention distillation.
+
+Embedded scale: the full recipe, so scratch and distillation are the main replication's runs (seeds 0-2,
+trained once); only feature distillation is trained here.
+"""
 from attnxfer_core.experiments.claims import Superiority
 from attnxfer_core.experiments.figures import GroupedBars
 from attnxfer_core.experiments.scales import base_run

@@ -1,4 +1,9 @@
-"""Table 4 (+ corruptions): robustness of fine-tuned vs distilled students at matched clean accuracy."""
+"""Table 4 (+ corruptions): robustness of fine-tuned vs distilled students at matched clean accuracy.
+
+Embedded scale: the short budget (a fifth of the main recipe), 3 seeds, weights kept after every
+epoch for the matched-accuracy comparison; shifts are the 15 corruptions at 5 severities.
+"""
+from attnxfer_core.experiments.claims import MatchedShift
 from attnxfer_core.experiments.figures import CorruptionHeatmap, MatchedTable
 from attnxfer_core.experiments.scales import base_run
 from attnxfer_core.experiments.study import Reference, Study, product, with_values
@@ -6,7 +11,7 @@ from attnxfer_core.modes import Mode
 
 
 def _build(scale, p):
-    cfg = base_run(scale, Mode(p["method"]))
+    cfg = base_run(scale, Mode(p["method"]), budget="short")
     # evaluate every epoch (embedded) / every 10 epochs (paper): matched accuracy needs intermediate points
     return with_values(cfg, {"eval_every": 1 if scale == "embedded" else 10, "save_eval_weights": True})
 
@@ -23,4 +28,6 @@ STUDY = Study(
                 Reference("IN-A/R/Sketch", None,
                           "distill degrades more than fine-tune on larger shifts (values unknown)")),
     figures=(CorruptionHeatmap(), MatchedTable()),
+    claims=(MatchedShift(text="Under corruption, attention distillation loses more than fine-tuning at matched "
+                              "clean accuracy", method="distill"),),
 )

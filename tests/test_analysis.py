@@ -1,6 +1,7 @@
 """Collection, aggregation, figures and the dashboard on synthetic run directories."""
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -94,13 +95,13 @@ def _populate_all(root: Path, *overrides: str) -> None:
         for i, n in enumerate(["distill+finetune", "finetune+finetune", "scratch+scratch", "distill+finetune"])]))
     (analyses / "similarity").mkdir(parents=True)
     (analyses / "similarity" / "similarity.json").write_text(json.dumps([
-        {"method": m, "seed": 0, "layers": {str(layer): {"jsd_matched/pretrained": 0.1 * layer,
+        {"method": m, "seed": 0, "run_id": f"{m}-x", "layers": {str(layer): {"jsd_matched/pretrained": 0.1 * layer,
                                                           "jsd_matched/finetuned": 0.05 * layer,
                                                           "entropy": 2.0} for layer in range(4)}}
         for m in ("scratch", "copy", "distill")]))
     (analyses / "robustness").mkdir(parents=True)
     (analyses / "robustness" / "matched.json").write_text(json.dumps([
-        {"method": "distill", "seed": 0, "rows": [
+        {"method": "distill", "reference": "finetune", "seed": 0, "rows": [
             {"run": "runs/finetune-x", "epoch": 2, "clean_top1": 70.0, "target": 70.0, "tag": "epoch_002",
              "sets": {"clean_subset": 70.0, "corruptions/fog/1": 50.0}},
             {"run": "runs/distill-y", "epoch": 3, "clean_top1": 69.5, "target": 70.0, "tag": "epoch_003",
@@ -111,6 +112,8 @@ def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path):
     root, tables, figs = tmp_path / "runs", tmp_path / "tables", tmp_path / "figures"
     _populate_all(root)
     collect([], "embedded", 2, [f"exec.runs_root={root}"], tables, "attnxfer collect (test)")
+    assert (tables / "analyses" / "robustness" / "matched.json").exists()
+    shutil.rmtree(root)  # figures and the dashboard are made from the tables folder alone (a clean clone)
     made = figures([], tables, figs, ["png", "pdf"])
     assert set(made) == {s.name for s in ALL} and all(s.figures for s in ALL)
     for name, results in made.items():

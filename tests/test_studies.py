@@ -44,6 +44,13 @@ def test_shared_runs_are_one_run():
     ablation = get_study("feature_kd").expand("embedded", seeds=3)
     assert {r.run_id for r in main if r.values.get("method") == "scratch"} == {
         r.run_id for r in ablation if r.values.get("method") == "scratch"}
+    # the studies on the full recipe reuse the main replication's runs: trained once
+    registered = {r.run_id for r in get_study("main").expand("embedded")}
+    assert {r.run_id for r in get_study("ensembles").expand("embedded")} == registered
+    similarity = get_study("similarity").expand("embedded")
+    assert {r.run_id for r in similarity if r.values.get("method") != "copy_q"} <= registered
+    assert {r.run_id for r in get_study("feature_kd").expand("embedded")
+            if r.values.get("method") != "feature_kd"} <= registered
 
 
 def test_seeds_change_ids_and_count():

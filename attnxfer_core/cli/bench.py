@@ -8,13 +8,18 @@ import time
 from pathlib import Path
 
 from analysis.collect import collect_study, write_tables
+from attnxfer_core.bench.calibrate import calibrate as calibrate_modes
+from attnxfer_core.bench.calibrate import write as write_step_times
 from attnxfer_core.bench.killtest import kill_test
 from attnxfer_core.bench.steps import SHAPES, run_benchmarks
 from attnxfer_core.bench.synthetic_runs import populate
 from attnxfer_core.bench.synthetic_study import synthetic_study, time_expansion
+from attnxfer_core.cli.common import command_line
 from attnxfer_core.evaluation.posthoc import evaluate_run
 from attnxfer_core.evaluation.sets import resolve_sets
+from attnxfer_core.experiments.cost import STEP_TIMES_PATH
 from attnxfer_core.modes import Mode
+from attnxfer_core.runs.provenance import PACKAGE_ROOT
 from attnxfer_core.training.execute import load_finished, resolve_device
 from studies import load_studies
 
@@ -32,6 +37,16 @@ def bench(args: argparse.Namespace) -> int:
         return 2
     run_benchmarks(shapes, args.precision or ["fp32", "bf16"], modes, args.steps, args.warmup, device,
                    teacher_bf16=args.teacher_bf16, json_path=args.json)
+    return 0
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    """Measure step and evaluation times of the embedded presets; write the table ``plan`` reads."""
+    modes = [Mode(m.strip()) for m in args.modes.split(",") if m.strip()] if args.modes else list(Mode)
+    times = calibrate_modes(modes, steps=args.steps)
+    times.command = command_line(args)
+    write_step_times(times, Path(args.out))
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -96,6 +111,12 @@ def register(sub) -> None:
     parser.add_argument("--json", help="also write the results as JSON to this path")
     parser.add_argument("--teacher-bf16", action="store_true", help="also time fp32 students with a bf16 teacher")
     parser.set_defaults(handler=bench)
+    cal = sub.add_parser("calibrate", help="measure this machine's step and evaluation times of the embedded "
+                         "presets (the table plan's time estimates use)")
+    cal.add_argument("--modes", default="", help="comma-separated modes (default: all)")
+    cal.add_argument("--steps", type=int, default=20, help="timed training steps per mode")
+    cal.add_argument("--out", default=str(STEP_TIMES_PATH.relative_to(PACKAGE_ROOT)))
+    cal.set_defaults(handler=calibrate)
     sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)"
                    ).set_defaults(handler=bench_plan)
     sub.add_parser("bench-collect", help="time collect over 10,000 synthetic run directories").set_defaults(

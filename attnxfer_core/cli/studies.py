@@ -11,7 +11,7 @@ from attnxfer_core.cli.common import add_progress, progress_of, study_parser, va
 from attnxfer_core.errors import RunLockedError
 from attnxfer_core.experiments.analyses import analyze as analyze_study
 from attnxfer_core.experiments.analyses import run_evaluations
-from attnxfer_core.experiments.cost import estimate_seconds, format_cost
+from attnxfer_core.experiments.cost import estimate, format_cost, measured_step_times
 from attnxfer_core.experiments.scales import EMBEDDED, SCALES
 from attnxfer_core.experiments.study import PlannedEnsemble, PlannedRun, Study, select_runs
 from attnxfer_core.runs.rundir import run_dir_of
@@ -33,6 +33,7 @@ class PlanRow:
     run: PlannedRun
     state: str  # done | shipped (installed, not trained, when it runs) | todo
     seconds: float
+    measured: bool = False  # the estimate comes from measured step times (else from FLOPs)
 
     @property
     def done(self) -> bool:
@@ -46,7 +47,22 @@ def _plan_state(run: PlannedRun) -> str:
 
 
 def plan_rows(runs: Sequence[PlannedRun], scale: str) -> list[PlanRow]:
-    return [PlanRow(r, _plan_state(r), estimate_seconds(r.config, scale)) for r in runs]
+    rows = []
+    for r in runs:
+        cost = estimate(r.config, scale)
+        rows.append(PlanRow(r, _plan_state(r), cost.seconds, cost.measured))
+    return rows
+
+
+def _basis(rows: list[PlanRow], scale: str) -> str:
+    if scale != EMBEDDED:
+        return "FLOPs at 100 TFLOP/s per GPU"
+    times = measured_step_times()
+    if times is not None and all(row.measured for row in rows):
+        env = times.environment
+        return (f"wall time on 2 CPU cores from step times measured by attnxfer calibrate "
+                f"at {env.get('code_version', '?')} on {env.get('device_name', env.get('device', '?'))}")
+    return "rough: FLOPs at an assumed 50 GFLOP/s, no measured step times (attnxfer calibrate)"
 
 
 def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: list[PlannedEnsemble]) -> str:
@@ -70,11 +86,12 @@ def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: lis
         for e in ensembles:
             lines.append(f"  {e.name:<22} members {', '.join(e.member_ids)}")
     todo = [row for row in rows if not row.done]
-    total = sum(row.seconds for row in todo)
     lines.append("")
-    basis = "rough: see attnxfer_core/experiments/cost.py" if scale == EMBEDDED else "at 100 TFLOP/s per GPU"
-    lines.append(f"to run: {len(todo)} of {len(rows)} runs, estimated {format_cost(total, scale)} "
-                 f"({basis})")
+    trained = [row for row in rows if row.state != "shipped"]  # a shipped teacher is installed, not trained
+    lines.append(f"whole study: {len(trained)} runs to train from nothing, estimated "
+                 f"{format_cost(sum(r.seconds for r in trained), scale)}; to run here: {len(todo)}, estimated "
+                 f"{format_cost(sum(r.seconds for r in todo), scale)}")
+    lines.append(f"(basis: {_basis(rows, scale)}; a run shared with another study is trained once)")
     return "\n".join(lines)
 
 

@@ -8,6 +8,13 @@ set's top-1. Three kinds cover the paper's statements:
 - :class:`Equivalence`: A and B agree within ``margin`` points.
 - :class:`GapShare`: a method recovers a share of the gap between two others
   (scratch -> fine-tune), compared with ``threshold``.
+- :class:`MatchedShift`: at equal clean accuracy, a reference model keeps more
+  accuracy under a shift than a method does (Table 4's protocol).
+
+A selector may name one of the study's ensembles instead (``{"ensemble":
+"distill+finetune"}``, seeded by its first member), and ``metric`` may name a
+value of the similarity analysis (``similarity:jsd_matched/pretrained``, averaged
+over layers) instead of a clean-set metric.
 
 Each claim has a role: a ``gate`` that must hold for the experiment to be
 informative (fine-tuning must clearly beat scratch before "transfer recovers the
@@ -24,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Optional
 
 Selector = Mapping[str, Any]  # sweep-point key -> value; a run matches when all are equal (as text)
+ENSEMBLE = "ensemble"  # a selector key naming one of the study's ensembles instead of runs
+SIMILARITY = "similarity:"  # a metric prefix: a per-layer value of the similarity analysis
 
 
 def describe(selector: Selector) -> str:
@@ -96,3 +105,21 @@ class GapShare(Claim):
 
     def selectors(self) -> tuple[Selector, ...]:
         return (self.method, self.low, self.high)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchedShift(Claim):
+    """At matched clean accuracy, ``reference`` beats ``method`` on the shifted ``family`` (paired by seed).
+
+    Decided on the ``matched`` analysis: replicates when the 95% interval of reference - method lies above 0.
+    """
+
+    method: str  # a method value, e.g. "distill"
+    reference: str = "finetune"
+    family: str = "corruptions"
+    paper: Optional[float] = None
+
+    kind: ClassVar[str] = "robustness at matched accuracy"
+
+    def selectors(self) -> tuple[Selector, ...]:
+        return ({"method": self.method}, {"method": self.reference})

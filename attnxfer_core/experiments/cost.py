@@ -1,29 +1,72 @@
-"""Roughly what a run costs, before it runs (``attnxfer plan`` shows it per run and in total).
+"""What a run costs, before it runs (``attnxfer plan`` shows it per run and in total).
 
-Cost estimates are deliberately simple and stated as such: FLOPs of a ViT
-(forward = 2 * depth * tokens * (12 d^2 + 2 tokens d); training = 3x forward;
-a transfer step adds one teacher forward), divided by an assumed sustained
-throughput: 50 GFLOP/s for the embedded scale on two CPU cores (measured order of
-magnitude on this project's machines), 100 TFLOP/s per GPU at paper scale.
+Embedded scale: wall time on two CPU cores from *measured* costs, the table
+``attnxfer calibrate`` writes (``results/perf/step_times_embedded.json``): seconds
+per trained image and per evaluated image of every mode and of MAE pretraining,
+taken with the real trainer on the embedded presets. A run's estimate is its
+trained images (epochs x training images) and evaluated images (validation split
+after each evaluated epoch, the test set once) at those rates, scaled by the
+forward FLOPs of its model relative to the preset's (the ``scale`` study's sizes).
+Without the table, and at paper scale, the estimate is FLOPs (forward =
+2 * depth * tokens * (12 d^2 + 2 tokens d); training 3x forward; a transfer step
+adds a teacher forward) at an assumed throughput: 50 GFLOP/s on two CPU cores,
+100 TFLOP/s per GPU; ``plan`` says which basis it used.
 """
 from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
 
 import torch
 
 from attnxfer_core.config import ModelConfig, Objective, RunConfig, to_dict
 from attnxfer_core.data import dataset_entry
+from attnxfer_core.experiments.presets import EMBEDDED_MODEL
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 from attnxfer_core.models.factory import create_vit
 from attnxfer_core.modes import Kind, spec_of
+from attnxfer_core.runs.provenance import PACKAGE_ROOT
 
 CPU_FLOPS = 50e9
 GPU_FLOPS = 100e12
 # Images per epoch when the dataset's size cannot be known without reading it (ImageNet-1k train/val).
 IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL = 1_281_167, 50_000
 KNOWN_SIZES = {"fashion_mnist": (60000, 10000), "mnist5k": (4000, 1000), "synthetic": (640, 320)}
+STEP_TIMES_PATH = PACKAGE_ROOT / "results" / "perf" / "step_times_embedded.json"
+MAE_PRETRAIN = "mae_pretrain"  # the table's key for MAE pretraining (modes are keyed by their names)
+SUPERVISED_PRETRAIN = "scratch"  # supervised teacher pretraining trains like a scratch student
+
+
+@dataclass
+class StepTimes:
+    """Measured seconds per trained image and per evaluated image, by mode, on one machine."""
+
+    train_image_seconds: dict[str, float]
+    eval_image_seconds: dict[str, float]
+    environment: dict = field(default_factory=dict)
+    command: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"train_image_seconds": self.train_image_seconds,
+                           "eval_image_seconds": self.eval_image_seconds, "environment": self.environment,
+                           "command": self.command}, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "StepTimes":
+        d = json.loads(text)
+        return cls(d["train_image_seconds"], d["eval_image_seconds"], d.get("environment", {}), d.get("command", ""))
+
+
+@functools.lru_cache(maxsize=4)
+def measured_step_times(path: Path = STEP_TIMES_PATH) -> Optional[StepTimes]:
+    """The committed calibration table, or None when there is none (estimates then fall back to FLOPs)."""
+    try:
+        return StepTimes.from_json(path.read_text())
+    except FileNotFoundError:
+        return None
 
 
 @functools.lru_cache(maxsize=256)
@@ -38,29 +81,84 @@ def _forward_flops(model_json: str, img: int, chans: int) -> float:
     return 2.0 * depth * n * ((4 + 2 * mlp) * d * d + 2 * n * d)
 
 
-def estimate_seconds(cfg: RunConfig, scale: str) -> float:
-    """Rough compute time of one run: CPU seconds (embedded) or GPU seconds summed over GPUs (paper)."""
+def _model_flops(model: ModelConfig, img: int, chans: int) -> float:
+    return _forward_flops(json.dumps(to_dict(model), sort_keys=True), img, chans)
+
+
+@dataclass(frozen=True)
+class Images:
+    """How many images a run trains on (summed over epochs) and evaluates."""
+
+    trained: int
+    evaluated: int
+
+
+def images_of(cfg: RunConfig) -> Images:
+    train_n, test_n = KNOWN_SIZES.get(cfg.data.dataset, (IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL))
+    val_n = min(cfg.data.val_size, train_n)
+    train_n = min(train_n - val_n, cfg.data.train_subset or train_n)
+    test_n = min(test_n, cfg.data.eval_subset or test_n)
+    n_evals = -(-cfg.optim.epochs // cfg.eval_every)
+    evaluated = n_evals * (val_n if val_n else test_n) + (test_n if val_n and cfg.test_at_end else 0)
+    return Images(cfg.optim.epochs * train_n, evaluated)
+
+
+def _key(cfg: RunConfig) -> str:
+    if cfg.objective is Objective.MAE:
+        return MAE_PRETRAIN
+    return cfg.transfer.mode.value
+
+
+def _measured_seconds(cfg: RunConfig, times: StepTimes) -> Optional[float]:
+    key = _key(cfg)
+    if key not in times.train_image_seconds:
+        return None
     entry = dataset_entry(cfg.data)
     img = entry.image_size or cfg.student.img_size or 224
-    student = _forward_flops(json.dumps(to_dict(cfg.student), sort_keys=True), img, entry.in_chans)
+    size = _model_flops(cfg.student, img, entry.in_chans) / _model_flops(EMBEDDED_MODEL, img, entry.in_chans)
+    images = images_of(cfg)
+    seconds = images.trained * times.train_image_seconds[key]
+    seconds += images.evaluated * times.eval_image_seconds.get(key, 0.0)
+    return seconds * size
+
+
+def _flops_seconds(cfg: RunConfig, scale: str) -> float:
+    entry = dataset_entry(cfg.data)
+    img = entry.image_size or cfg.student.img_size or 224
+    student = _model_flops(cfg.student, img, entry.in_chans)
     spec = spec_of(cfg.transfer.mode)
-    teacher = 0.0
-    if spec.transfers:
-        teacher = _forward_flops(json.dumps(to_dict(cfg.teacher.model), sort_keys=True), img, entry.in_chans)
-    train_n, eval_n = KNOWN_SIZES.get(cfg.data.dataset, (IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL))
-    train_n = min(train_n, cfg.data.train_subset or train_n)
-    eval_n = min(eval_n, cfg.data.eval_subset or eval_n)
+    teacher = _model_flops(cfg.teacher.model, img, entry.in_chans) if spec.transfers else 0.0
     if cfg.objective is Objective.MAE:
         student *= 1 - cfg.mae.mask_ratio + 0.1  # the encoder sees the visible patches; small decoder
-    per_image = 3 * student + teacher
-    n_evals = -(-cfg.optim.epochs // cfg.eval_every)
-    eval_flops = n_evals * eval_n * (student + (teacher if spec.kind is Kind.COPY else 0.0))
-    total = cfg.optim.epochs * train_n * per_image + eval_flops
+    images = images_of(cfg)
+    eval_flops = images.evaluated * (student + (teacher if spec.kind is Kind.COPY else 0.0))
+    total = images.trained * (3 * student + teacher) + eval_flops
     return total / (CPU_FLOPS if check_scale(scale) == EMBEDDED else GPU_FLOPS)
 
 
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    measured: bool  # from the calibration table (else from FLOPs at an assumed throughput)
+
+
+def estimate(cfg: RunConfig, scale: str, times: Optional[StepTimes] = None) -> Estimate:
+    """Compute time of one run: wall seconds on 2 CPU cores (embedded) or GPU seconds over all GPUs (paper)."""
+    if check_scale(scale) == EMBEDDED:
+        times = times if times is not None else measured_step_times()
+        if times is not None:
+            seconds = _measured_seconds(cfg, times)
+            if seconds is not None:
+                return Estimate(seconds, True)
+    return Estimate(_flops_seconds(cfg, scale), False)
+
+
+def estimate_seconds(cfg: RunConfig, scale: str) -> float:
+    return estimate(cfg, scale).seconds
+
+
 def format_cost(seconds: float, scale: str) -> str:
-    """CPU-minutes at embedded scale, GPU-hours at paper scale."""
+    """Minutes at embedded scale (2 CPU cores), GPU-hours at paper scale."""
     if scale == EMBEDDED:
-        return f"{seconds / 60:.1f} CPU-min"
+        return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.0f} GPU-h"

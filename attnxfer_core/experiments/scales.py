@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 from attnxfer_core.config import RunConfig
 from attnxfer_core.errors import ConfigError
-from attnxfer_core.experiments.presets import embedded, paper
+from attnxfer_core.experiments.presets import BUDGETS, embedded, paper
 from attnxfer_core.experiments.resources import EMBEDDED_RESOURCES, Resources, paper_resources
 from attnxfer_core.modes import Mode
 
@@ -27,9 +27,12 @@ def check_scale(scale: str) -> Scale:
     return typing.cast(Scale, scale)
 
 
-def base_run(scale: str, mode: Mode, seed: int = 0) -> RunConfig:
-    """The scale's standard run for ``mode`` (embedded preset, or the paper recipe)."""
-    return embedded(mode, seed) if check_scale(scale) == EMBEDDED else paper(mode, seed)
+def base_run(scale: str, mode: Mode, seed: int = 0, budget: str = "full") -> RunConfig:
+    """The scale's standard run for ``mode``: the embedded preset at ``budget`` (see
+    :class:`~attnxfer_core.experiments.presets.Budget`), or the paper recipe (one budget: the paper's)."""
+    if budget not in BUDGETS:
+        raise ConfigError("budget", f"unknown budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
+    return embedded(mode, seed, BUDGETS[budget]) if check_scale(scale) == EMBEDDED else paper(mode, seed)
 
 
 def default_resources(scale: str, cfg: RunConfig) -> Resources:

@@ -13,7 +13,7 @@ from attnxfer_core.config.validate import validate_config
 from attnxfer_core.errors import UserError
 from attnxfer_core.evaluation.sets import FAMILIES
 from attnxfer_core.experiments.analyses import ANALYSES
-from attnxfer_core.experiments.claims import describe
+from attnxfer_core.experiments.claims import ENSEMBLE, SIMILARITY, MatchedShift, describe
 from attnxfer_core.experiments.scales import Scale, check_scale
 from attnxfer_core.experiments.shapes import ShapeChecker
 from attnxfer_core.experiments.study import METHOD, PlannedRun, Study
@@ -45,9 +45,23 @@ def name_problems(study: Study, scale: Scale) -> list[str]:
                 if key in keys and str(value) not in seen[key]:
                     problems.append(f"{where}: no point has {describe({key: value})}")
 
+    ensembles = {spec.name for spec in study.ensembles(scale, max(2, study.seeds.get(scale, 1)))}
     for claim in study.claims_at(scale):
-        used = {k for s in claim.selectors() for k in s}
-        check(f"claim {claim.text!r}", used, claim.selectors())
+        where = f"claim {claim.text!r}"
+        named = [s for s in claim.selectors() if ENSEMBLE in s]
+        for selector in named:
+            if str(selector[ENSEMBLE]) not in ensembles:
+                problems.append(f"{where}: no ensemble named {selector[ENSEMBLE]!r} (the study's: "
+                                f"{', '.join(sorted(ensembles)) or 'none'})")
+        plain = [s for s in claim.selectors() if ENSEMBLE not in s]
+        check(where, {k for s in plain for k in s}, plain)
+        if claim.metric.startswith(SIMILARITY) and "similarity" not in study.analyses:
+            problems.append(f"{where}: metric {claim.metric!r} needs the 'similarity' analysis in analyses")
+        if isinstance(claim, MatchedShift):
+            if "matched" not in study.analyses:
+                problems.append(f"{where}: needs the 'matched' analysis in analyses")
+            if claim.family not in study.evaluations:
+                problems.append(f"{where}: needs the {claim.family!r} evaluation in evaluations")
     for spec in study.figures:
         check(f"figure {type(spec).__name__} {spec.stem_for(study.name)!r}", spec.keys(), spec.selectors())
         if spec.needs_analysis and spec.needs_analysis not in study.analyses:

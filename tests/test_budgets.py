@@ -1,0 +1,114 @@
+"""Study sizing: the short embedded budget, the measured-cost estimates plan prints, and the claims that read
+cross-run analyses (ensembles, attention similarity, matched-accuracy robustness)."""
+import json
+
+import pandas as pd
+import pytest
+
+from analysis.study_data import StudyData
+from analysis.verdicts import DOES_NOT, NO_DATA, REPLICATES, decide
+from attnxfer_core.bench.calibrate import _per
+from attnxfer_core.errors import ConfigError
+from attnxfer_core.experiments.claims import MatchedShift, Superiority
+from attnxfer_core.experiments.cost import StepTimes, estimate, images_of
+from attnxfer_core.experiments.presets import FULL, SHORT, embedded
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.validation import name_problems
+from attnxfer_core.modes import Mode
+from studies import get_study, load_studies
+
+TIMES = StepTimes({"scratch": 0.002, "distill": 0.004, "copy": 0.003, "finetune": 0.002, "mae_pretrain": 0.001},
+                  {"scratch": 0.001, "distill": 0.002, "copy": 0.002, "finetune": 0.001})
+
+
+def test_short_budget_is_a_fifth_of_the_full_recipe_with_its_shape():
+    for mode, full_epochs, short_epochs in ((Mode.DISTILL, 20, 8), (Mode.SCRATCH, 20, 8), (Mode.COPY, 10, 4),
+                                            (Mode.FINETUNE, 5, 2)):
+        full, short = embedded(mode, 0, FULL), base_run("embedded", mode, budget="short")
+        assert (full.optim.epochs, short.optim.epochs) == (full_epochs, short_epochs)
+        assert short.data.train_subset == full.data.train_subset // 2 == SHORT.student_images
+        assert short.optim.warmup_epochs / short.optim.epochs == pytest.approx(full.optim.warmup_epochs / full_epochs)
+        for field in ("lr", "weight_decay", "layer_decay", "beta2", "batch_size"):
+            assert getattr(short.optim, field) == getattr(full.optim, field)
+        assert short.student == full.student and short.teacher == full.teacher
+        trained = images_of(short).trained / images_of(full).trained
+        assert trained == pytest.approx(0.2)
+    with pytest.raises(ConfigError, match="budget"):
+        base_run("embedded", Mode.COPY, budget="long")
+
+
+def test_estimates_come_from_measured_times_per_trained_and_evaluated_image():
+    cfg = embedded(Mode.DISTILL)
+    est = estimate(cfg, "embedded", TIMES)
+    # 20 epochs x 10,000 images trained; 20 x 2,000 validation images and the 10,000 test images evaluated
+    assert est.measured and est.seconds == pytest.approx(200_000 * 0.004 + 50_000 * 0.002)
+    assert estimate(embedded(Mode.COPY_Q), "embedded", TIMES).measured is False  # not measured: FLOPs
+    wider = get_study("scale").expand("embedded", seeds=1)
+    base = next(r for r in wider if r.values.get("size") == "base" and r.values["method"] == "scratch")
+    small = next(r for r in wider if r.values.get("size") == "small" and r.values["method"] == "scratch")
+    assert estimate(base.config, "embedded", TIMES).seconds > 2 * estimate(small.config, "embedded", TIMES).seconds
+
+
+def test_calibration_refuses_an_unmeasurable_time():
+    assert _per(2.0, 4, "x") == 0.5
+    with pytest.raises(RuntimeError, match="too busy"):
+        _per(-0.1, 4, "distill training")
+
+
+def _data(study, clean_rows, analyses_dir=None):
+    return StudyData(get_study(study), pd.DataFrame(clean_rows), pd.DataFrame(), pd.DataFrame(), analyses_dir)
+
+
+def test_ensemble_claims_pair_ensembles_by_their_first_members_seed(tmp_path):
+    rows = [{"run_id": f"{m}-{s}", "value.method": m, "seed": s, "set": "clean", "role": "run", "top1": 80.0}
+            for m in ("distill", "finetune") for s in range(3)]
+    ens = [{"name": "distill+finetune", "member_ids": [f"distill-{s}", f"finetune-{s}"],
+            "ensemble": {"top1": 82.0 + 0.1 * s}} for s in range(3)]
+    ens += [{"name": "finetune+finetune", "member_ids": [f"finetune-{s}", f"finetune-{(s + 1) % 3}"],
+             "ensemble": {"top1": 81.0 + 0.2 * s}} for s in range(3)]
+    (tmp_path / "ensembles.json").write_text(json.dumps(ens))
+    claim = Superiority(text="t", better={"ensemble": "distill+finetune"}, worse={"ensemble": "finetune+finetune"})
+    v = decide("ensembles", claim, _data("ensembles", rows, tmp_path))
+    assert v.verdict == REPLICATES and v.interval.n == 3 and v.interval.estimate == pytest.approx(0.9)
+    assert decide("ensembles", claim, _data("ensembles", rows, tmp_path / "none")).verdict == NO_DATA
+
+
+def test_similarity_metric_averages_a_runs_layers(tmp_path):
+    rows = [{"run_id": f"{m}-{s}", "value.method": m, "seed": s, "set": "clean", "role": "run", "top1": 80.0}
+            for m in ("copy_q", "distill") for s in range(3)]
+    sim = [{"method": m, "seed": s, "run_id": f"{m}-{s}",
+            "layers": {str(k): {"jsd_matched/pretrained": (0.5 if m == "copy_q" else 0.1) + 0.01 * s + 0.1 * k}
+                       for k in range(2)}} for m in ("copy_q", "distill") for s in range(3)]
+    (tmp_path / "similarity.json").write_text(json.dumps(sim))
+    data = _data("similarity", rows, tmp_path)
+    assert data.per_seed({"method": "copy_q"}, "similarity:jsd_matched/pretrained").tolist() == pytest.approx(
+        [0.55, 0.56, 0.57])
+    claim = get_study("similarity").claims_at("embedded")[0]
+    assert decide("similarity", claim, data).verdict == REPLICATES
+
+
+def test_matched_shift_is_the_reference_minus_method_on_the_family(tmp_path):
+    def pair(seed, ref, method):
+        return {"method": "distill", "reference": "finetune", "seed": seed, "rows": [
+            {"sets": {"clean_subset": 70.0, "corruptions/fog/1": ref, "corruptions/fog/2": ref - 2}},
+            {"sets": {"clean_subset": 70.0, "corruptions/fog/1": method, "corruptions/fog/2": method - 2}}]}
+    (tmp_path / "matched.json").write_text(json.dumps([pair(0, 50, 45), pair(1, 51, 47), pair(2, 49, 46)]))
+    data = _data("robustness", [], tmp_path)
+    assert data.matched_gap("distill", "finetune", "corruptions").tolist() == [5.0, 4.0, 3.0]
+    claim = MatchedShift(text="t", method="distill")
+    assert decide("robustness", claim, data).verdict == REPLICATES
+    (tmp_path / "matched.json").write_text(json.dumps([pair(0, 45, 50), pair(1, 46, 51), pair(2, 44, 50)]))
+    assert decide("robustness", claim, data).verdict == DOES_NOT
+
+
+def test_analysis_claims_are_validated_before_anything_trains():
+    import dataclasses
+    study = get_study("ensembles")
+    bad = dataclasses.replace(study, claims=(Superiority(text="t", better={"ensemble": "copy+copy"},
+                                                         worse={"ensemble": "finetune+finetune"}),))
+    assert any("no ensemble named 'copy+copy'" in p for p in name_problems(bad, "embedded"))
+    robust = get_study("robustness")
+    no_matched = dataclasses.replace(robust, analyses=())
+    assert any("needs the 'matched' analysis" in p for p in name_problems(no_matched, "embedded"))
+    for study in load_studies().values():
+        assert name_problems(study, "embedded") == [], study.name
