@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from attnxfer_core.config import fields_of, to_dict
+from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.study import PlannedRun, Study
 from attnxfer_core.experiments.validation import validate_runs
 from attnxfer_core.runs.files import atomic_write_bytes, read_json_record, read_jsonl
@@ -40,7 +41,7 @@ from attnxfer_core.runs.rundir import (
     run_dir_of,
 )
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5  # 5: status rows carry the device
 WATCHED = (SUMMARY, FAILURE, METRICS, CONFIG, JOB, LOCK, f"{EVALS}/{FINAL}/{EVAL_METRICS}")
 LIVE = RunState.RUNNING.value  # the one state that can end without any watched file changing (a killed process)
 
@@ -126,7 +127,8 @@ def read_run(run: PlannedRun, path: Path) -> RunRecord:
     for name, metrics in sets.items():
         rows.append({**base, "set": name, "epoch": summary.get("epochs"), **metrics})
     status = {**base, "state": RunState.DONE.value, "last_epoch": last_epoch, "error": "",
-              "train_seconds": summary.get("train_seconds"), "code_version": summary.get("code_version")}
+              "train_seconds": summary.get("train_seconds"), "code_version": summary.get("code_version"),
+              "device": summary.get("device")}
     return RunRecord(RunState.DONE.value, rows, status, curve)
 
 
@@ -208,6 +210,17 @@ def _column_order(column: str) -> tuple[int, str]:
     return (0 if column in ("study", "run_id", "seed", "role", "set") else 2, column)
 
 
+def check_one_device(study: str, status: pd.DataFrame) -> None:
+    """A study's table holds results of one kind of device: CPU-made and GPU-made runs are never mixed."""
+    if status.empty or "device" not in status:
+        return
+    done = status[(status["state"] == RunState.DONE.value) & (status["role"] == "run")]
+    devices = sorted({str(d) for d in done["device"].dropna()})
+    if len(devices) > 1:
+        raise UserError(f"study {study}: its finished runs were made on {' and '.join(devices)}; one study's table "
+                        f"never mixes devices (retrain the others with exec.device, or collect into other tables)")
+
+
 ANALYSES_SUBDIR = "analyses"  # <tables>/analyses/<study>/: the cross-run analyses, beside the tables
 
 
@@ -232,6 +245,7 @@ def collect_studies(studies: Sequence[Study], scale: str, seeds: Optional[int], 
         validate_runs(study, runs, scale)
         root = Path(runs[0].config.exec.runs_root)
         collection = collect_study(study, runs, cache_path=tables / ".cache" / f"{study.name}.json")
+        check_one_device(study.name, collection.status)
         copied = copy_analyses(analyses_dir(root, study.name), tables / ANALYSES_SUBDIR / study.name)
         provenance = {"command": command, "code_version": code_version(), "scale": scale, "study": study.name,
                       "runs_root": str(root), "analyses_dir": f"{ANALYSES_SUBDIR}/{study.name}",

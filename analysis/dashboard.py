@@ -18,7 +18,10 @@ import pandas as pd
 from analysis.aggregate import aggregate
 from analysis.study_data import load_study_data
 from analysis.text_tables import fmt
-from analysis.verdicts import INCONCLUSIVE, NO_DATA, REPLICATES, UNINFORMATIVE, Verdict, verdicts
+from analysis.verdicts import INCONCLUSIVE, NO_DATA, REPLICATES, UNINFORMATIVE, VERDICT_WORDS, Verdict, verdicts
+from attnxfer_core.config import RunConfig, from_dict
+from attnxfer_core.experiments.presets import budget_of
+from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.runs.rundir import RunState
 
@@ -136,13 +139,20 @@ def build_dashboard(
                 "<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>role</th>"
                 "<th>kind</th>"
                 f"<th>paper</th><th>verdict</th><th>evidence</th></tr></thead><tbody>{rows}</tbody></table>")
+    verdicts = list(verdicts)
     progress = []
     for name, data in studies.items():
         status = data["status"]
         counts = status["state"].value_counts().to_dict() if not status.empty else {}
-        progress.append({"study": name, "paper": data["paper"], "runs": len(status),
-                         **{s.value: counts.get(s.value, 0) for s in RunState}})
-    body.append("<h2>Progress</h2>" + table_html(pd.DataFrame(progress), "progress", filter_box=False))
+        claims = [v.verdict for v in verdicts if v.study == name]
+        devices = sorted({str(d) for d in status.get("device", pd.Series(dtype=object)).dropna()})
+        progress.append({"study": name, "paper": data["paper"], "scale": data.get("scale", ""),
+                         "budget": data.get("budget", ""), "device": ", ".join(devices), "runs": len(status),
+                         **{s.value: counts.get(s.value, 0) for s in RunState},
+                         "claims": len(claims), **{v: claims.count(v) for v in VERDICT_WORDS},
+                         "tables made at": data.get("code_version", "")})
+    body.append("<h2>Studies</h2><p class=\"note\">One row per study: its runs by state, and its claims by verdict "
+                "(the panel above).</p>" + table_html(pd.DataFrame(progress), "progress", filter_box=False))
     for name, data in studies.items():
         body.append(f"<h2 id=\"study-{esc(name)}\">{esc(name)} — {esc(data['paper'])}</h2>")
         for figure in data["figures"]:
@@ -182,7 +192,11 @@ def write_dashboard(studies: Sequence[Study], tables: Path, figures_dir: Path, o
         provenance = data.provenance
         stems = {spec.stem_for(study.name) for spec in study.figures}
         pngs = sorted(figures_dir / f"{stem}.png" for stem in stems if (figures_dir / f"{stem}.png").exists())
-        pages[study.name] = {"paper": study.paper, "results": data.results,
+        scale = provenance.get("scale", "")
+        budgets = sorted({budget_of(from_dict(RunConfig, c)) for c in provenance.get("configs", {}).values()
+                          if c.get("objective") == "classify"}) if scale == EMBEDDED else []
+        pages[study.name] = {"paper": study.paper, "results": data.results, "scale": scale,
+                             "budget": ", ".join(budgets), "code_version": provenance.get("code_version", ""),
                              "aggregate": aggregate(data.clean) if not data.results.empty else pd.DataFrame(),
                              "status": data.status, "curves": data.curves, "configs": provenance.get("configs", {}),
                              "figures": pngs}

@@ -30,6 +30,7 @@ from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
 REPLICATES, DOES_NOT, INCONCLUSIVE, NO_DATA = "replicates", "does not replicate", "inconclusive", "no data"
 UNINFORMATIVE = "uninformative"  # the study's gate did not replicate: this claim cannot be decided
+VERDICT_WORDS = (REPLICATES, DOES_NOT, INCONCLUSIVE, UNINFORMATIVE, NO_DATA)
 
 
 @dataclass

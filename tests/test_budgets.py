@@ -13,6 +13,7 @@ from attnxfer_core.experiments.claims import MatchedShift, Superiority
 from attnxfer_core.experiments.cost import StepTimes, estimate, images_of
 from attnxfer_core.experiments.presets import FULL, SHORT, embedded
 from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import with_values
 from attnxfer_core.experiments.validation import name_problems
 from attnxfer_core.modes import Mode
 from studies import get_study, load_studies
@@ -112,3 +113,23 @@ def test_analysis_claims_are_validated_before_anything_trains():
     assert any("needs the 'matched' analysis" in p for p in name_problems(no_matched, "embedded"))
     for study in load_studies().values():
         assert name_problems(study, "embedded") == [], study.name
+
+
+def test_a_study_table_never_mixes_devices():
+    from analysis.collect import check_one_device
+    from attnxfer_core.errors import UserError
+
+    status = pd.DataFrame({"state": ["done", "done", "done"], "role": ["run", "run", "dependency"],
+                           "device": ["cpu", "cpu", "cuda"]})
+    check_one_device("s", status)  # a dependency (the teacher) may come from elsewhere
+    status.loc[1, "device"] = "cuda"
+    with pytest.raises(UserError, match="study s: its finished runs were made on cpu and cuda"):
+        check_one_device("s", status)
+
+
+def test_budget_of_names_the_budget_a_run_was_built_at():
+    from attnxfer_core.experiments.presets import budget_of
+
+    assert budget_of(embedded(Mode.COPY)) == "full"
+    assert budget_of(base_run("embedded", Mode.FINETUNE, budget="short")) == "short"
+    assert budget_of(with_values(embedded(Mode.COPY), {"optim.epochs": 3})) == "other"

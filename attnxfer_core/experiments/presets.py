@@ -89,6 +89,15 @@ class Budget:
         return dataclasses.replace(full, epochs=epochs, warmup_epochs=full.warmup_epochs * epochs / full.epochs)
 
 
+def budget_of(cfg: RunConfig) -> str:
+    """The budget an embedded student run was built at (by its labelled images and epochs), or "other"."""
+    column = column_of(cfg.transfer.mode)
+    for budget in BUDGETS.values():
+        if cfg.data.train_subset == budget.student_images and cfg.optim.epochs == dict(budget.epochs)[column]:
+            return budget.name
+    return "other"
+
+
 FULL = Budget("full", EMBEDDED_STUDENT_IMAGES, (("distill", 20), ("copy", 10), ("finetune", 5)))
 SHORT = Budget("short", EMBEDDED_STUDENT_IMAGES // 2, (("distill", 8), ("copy", 4), ("finetune", 2)))
 BUDGETS = {b.name: b for b in (FULL, SHORT)}
