@@ -133,3 +133,14 @@ def test_budget_of_names_the_budget_a_run_was_built_at():
     assert budget_of(embedded(Mode.COPY)) == "full"
     assert budget_of(base_run("embedded", Mode.FINETUNE, budget="short")) == "short"
     assert budget_of(with_values(embedded(Mode.COPY), {"optim.epochs": 3})) == "other"
+
+
+def test_study_costs_count_a_shared_run_once_main_first():
+    from attnxfer_core.cli.studies import embedded_costs
+
+    costs = {c.study: c for c in embedded_costs(list(load_studies().values()))}
+    assert costs["main"].new_runs == costs["main"].runs == 20  # the shipped teacher is installed, not trained
+    assert costs["ensembles"].new_runs == 0 and costs["ensembles"].new_seconds == 0
+    assert costs["similarity"].new_runs == costs["feature_kd"].new_runs == 3  # copy_q / feature_kd x 3 seeds
+    everything = {r.run_id for s in load_studies().values() for r in s.expand("embedded")}
+    assert sum(c.new_runs for c in costs.values()) <= len(everything)

@@ -12,7 +12,7 @@ from attnxfer_core.errors import RunLockedError
 from attnxfer_core.experiments.analyses import analyze as analyze_study
 from attnxfer_core.experiments.analyses import run_evaluations
 from attnxfer_core.experiments.cost import estimate, format_cost, measured_step_times
-from attnxfer_core.experiments.scales import EMBEDDED, SCALES
+from attnxfer_core.experiments.scales import EMBEDDED, PAPER
 from attnxfer_core.experiments.study import PlannedEnsemble, PlannedRun, Study, select_runs
 from attnxfer_core.runs.rundir import run_dir_of
 from attnxfer_core.runs.shipped import find as find_shipped
@@ -20,11 +20,49 @@ from attnxfer_core.training.execute import execute
 from studies import load_studies
 
 
+@dataclass
+class StudyCost:
+    """A study's embedded runs and estimated wall time: all of them, and those no study before it trains."""
+
+    study: str
+    runs: int
+    seconds: float
+    new_runs: int
+    new_seconds: float
+    measured: bool
+
+
+def embedded_costs(studies: Sequence[Study]) -> list[StudyCost]:
+    """Each study's cost at embedded scale. A run shared between studies is trained once, by the first study
+    (main first, as others reuse its runs; then by name) that has it. Shipped teachers are installed, not
+    trained: they cost nothing."""
+    seen: set[str] = set()
+    out = []
+    for study in sorted(studies, key=lambda s: (s.name != "main", s.name)):
+        runs = [r for r in study.expand(EMBEDDED)
+                if not (r.role == "dependency" and find_shipped(r.config) is not None)]
+        costs = {r.run_id: estimate(r.config, EMBEDDED) for r in runs}
+        new = [r.run_id for r in runs if r.run_id not in seen]
+        seen.update(costs)
+        out.append(StudyCost(study.name, len(runs), sum(c.seconds for c in costs.values()), len(new),
+                             sum(costs[i].seconds for i in new), all(c.measured for c in costs.values())))
+    return out
+
+
 def list_studies(args: argparse.Namespace) -> int:
-    print(f"{'study':<14} {'paper':<44} " + " ".join(f"{f'runs ({scale})':>15}" for scale in SCALES))
-    for study in load_studies().values():
-        counts = [len(study.expand(scale)) for scale in SCALES]
-        print(f"{study.name:<14} {study.paper[:44]:<44} " + " ".join(f"{n:>15}" for n in counts))
+    studies = load_studies()
+    costs = {c.study: c for c in embedded_costs(list(studies.values()))}
+    print(f"{'study':<14} {'paper':<40} {'runs (paper)':>12} {'runs (embedded)':>15} {'est. min':>9} "
+          f"{'new runs':>9} {'est. min':>9}")
+    for study in studies.values():
+        c = costs[study.name]
+        star = "" if c.measured else "*"
+        print(f"{study.name:<14} {study.paper[:40]:<40} {len(study.expand(PAPER)):>12} {c.runs:>15} "
+              f"{c.seconds / 60:>8.0f}{star:1} {c.new_runs:>9} {c.new_seconds / 60:>8.0f}{star:1}")
+    total = sum(c.new_seconds for c in costs.values())
+    print(f"embedded, all studies: {sum(c.new_runs for c in costs.values())} runs to train, estimated "
+          f"{total / 3600:.1f} h on 2 CPU cores. new: runs no study before it trains (main first, then by name); "
+          f"*: a FLOP estimate (no measured step times: attnxfer calibrate)")
     return 0
 
 
