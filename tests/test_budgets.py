@@ -144,3 +144,21 @@ def test_study_costs_count_a_shared_run_once_main_first():
     assert costs["similarity"].new_runs == costs["feature_kd"].new_runs == 3  # copy_q / feature_kd x 3 seeds
     everything = {r.run_id for s in load_studies().values() for r in s.expand("embedded")}
     assert sum(c.new_runs for c in costs.values()) <= len(everything)
+
+
+@pytest.mark.slow
+def test_calibrate_measures_every_mode_it_is_given_with_the_real_trainer(tmp_path):
+    from attnxfer_core.bench.calibrate import calibrate, write
+    from attnxfer_core.experiments.cost import StepTimes as Table
+    from attnxfer_core.experiments.cost import measured_step_times
+
+    lines = []
+    times = calibrate([Mode.SCRATCH], steps=3, log=lines.append)
+    assert set(times.train_image_seconds) == {"scratch", "mae_pretrain"} and set(times.eval_image_seconds) == {
+        "scratch"}
+    assert all(v > 0 for v in [*times.train_image_seconds.values(), *times.eval_image_seconds.values()])
+    assert times.environment["device"] == "cpu" and times.environment["threads"] >= 1 and len(lines) == 2
+    write(times, tmp_path / "t.json")
+    again = measured_step_times(tmp_path / "t.json")
+    assert isinstance(again, Table) and again.train_image_seconds == times.train_image_seconds
+    assert estimate(embedded(Mode.SCRATCH), "embedded", again).measured
