@@ -108,7 +108,7 @@ def _populate_all(root: Path, *overrides: str) -> None:
              "sets": {"clean_subset": 69.5, "corruptions/fog/1": 45.0}}]}]))
 
 
-def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path):
+def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path, capsys):
     root, tables, figs = tmp_path / "runs", tmp_path / "tables", tmp_path / "figures"
     _populate_all(root)
     collect([], "embedded", 2, [f"exec.runs_root={root}"], tables, "attnxfer collect (test)")
@@ -128,6 +128,12 @@ def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path):
     index = dashboard([], tables, figs, tmp_path / "dashboard")
     text = index.read_text()
     assert "Does it replicate?" in text and "<script>window.__xss" not in text
+    from attnxfer_core.cli import main as cli
+
+    cli(["verdicts", "robustness", "ensembles", "--tables", str(tables)])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("- `robustness` Under corruption") and "**" in line for line in lines)
+    assert sum(line.startswith("- `ensembles`") for line in lines) == 2
     run_pages = list((tmp_path / "dashboard" / "runs").glob("*.html"))
     assert run_pages and all("<svg" in p.read_text() or "no evaluations" in p.read_text() for p in run_pages[:5])
 

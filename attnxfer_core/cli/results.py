@@ -1,4 +1,5 @@
-"""Result commands: ``collect`` run directories into tables, regenerate ``figures``, write the ``dashboard``."""
+"""Result commands: ``collect`` run directories into tables, regenerate ``figures``, print the ``verdicts``,
+write the ``dashboard``."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,8 @@ from pathlib import Path
 from analysis.collect import collect_studies
 from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
+from analysis.study_data import load_study_data
+from analysis.verdicts import study_verdicts
 from attnxfer_core.cli.common import add_scale, command_line, studies_named
 
 
@@ -33,6 +36,19 @@ def figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def verdicts(args: argparse.Namespace) -> int:
+    """Each claim of the collected studies with its verdict and interval, one Markdown line each."""
+    for study in studies_named(args.studies):
+        data = load_study_data(study, Path(args.tables))
+        if data is None:
+            print(f"- `{study.name}`: not collected (attnxfer collect {study.name})")
+            continue
+        for v in study_verdicts(data):
+            role = f" [{v.role}]" if v.role and v.role != "secondary" else ""
+            print(f"- `{study.name}`{role} {v.claim}: **{v.verdict}** ({v.evidence})")
+    return 0
+
+
 def dashboard(args: argparse.Namespace) -> int:
     index = write_dashboard(studies_named([]), Path(args.tables), Path(args.figures), Path(args.out))
     print(f"dashboard: {index} (open it from disk)")
@@ -53,6 +69,11 @@ def register(sub) -> None:
     fig.add_argument("--tables", default="results/tables")
     fig.add_argument("--out", default="results/figures")
     fig.set_defaults(handler=figures)
+    ver = sub.add_parser("verdicts", help="each claim of the collected studies with its verdict and interval "
+                         "(Markdown lines)")
+    ver.add_argument("studies", nargs="*", help="studies (default: all)")
+    ver.add_argument("--tables", default="results/tables")
+    ver.set_defaults(handler=verdicts)
     dash = sub.add_parser("dashboard", help="write the static HTML dashboard")
     dash.add_argument("--tables", default="results/tables")
     dash.add_argument("--figures", default="results/figures")
