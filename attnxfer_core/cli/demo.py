@@ -55,6 +55,7 @@ class DemoRow:
     top1: float
     train_seconds: Optional[float]  # as the run recorded it, whether trained now or found finished
     run_dir: Path
+    device: str = ""  # where the run was trained (its summary)
 
 
 def _teacher_kind(pretraining: RunConfig) -> str:
@@ -86,7 +87,7 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
         method = str(run.values[METHOD])
         print(f"  seed {run.seed} {method:<9} top-1 {top1:6.2f}%  "
               f"{'cached' if result.cached else f'{seconds:.0f} s'}", file=sys.stderr, flush=True)
-        rows.append(DemoRow(method, run.seed, top1, seconds, result.run_dir))
+        rows.append(DemoRow(method, run.seed, top1, seconds, result.run_dir, str(result.summary.get("device", ""))))
     info = {
         "run_dir": str(teacher_dir.path),
         "origin": origin,
@@ -209,7 +210,9 @@ def write_reference(table: list[dict], verdicts: list[Verdict], rows: list[DemoR
     """Committed reference results: the table, the claims' verdicts, the per-seed runs, and how they
     were produced."""
     out.mkdir(parents=True, exist_ok=True)
-    header = f"<!-- produced by: {command} -->\n<!-- code version: {code_version()} -->\n\n"
+    devices = ", ".join(sorted({r.device for r in rows if r.device})) or "unknown"
+    header = (f"<!-- produced by: {command} -->\n<!-- code version: {code_version()} -->\n"
+              f"<!-- runs trained on: {devices} -->\n\n")
     seeds = sorted({r.seed for r in rows})
     claims = (f"\n\nClaims, by the pre-registered decision rules (`studies/{STUDY}.protocol.md`; "
               f"differences paired by seed, {len(seeds)} seeds):\n\n" + format_verdicts(verdicts, len(seeds)))
@@ -221,7 +224,7 @@ def write_reference(table: list[dict], verdicts: list[Verdict], rows: list[DemoR
         "verdicts": [{"role": v.role, "claim": v.claim, "verdict": v.verdict, "evidence": v.evidence,
                       "paper": v.paper} for v in verdicts],
         "runs": [{"method": r.method, "seed": r.seed, "top1": r.top1, "train_seconds": r.train_seconds,
-                  "run_id": r.run_dir.name} for r in rows],
+                  "run_id": r.run_dir.name, "device": r.device} for r in rows],
         "teacher": info,
     }
     (out / "main.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
