@@ -162,3 +162,16 @@ def test_calibrate_measures_every_mode_it_is_given_with_the_real_trainer(tmp_pat
     again = measured_step_times(tmp_path / "t.json")
     assert isinstance(again, Table) and again.train_image_seconds == times.train_image_seconds
     assert estimate(embedded(Mode.SCRATCH), "embedded", again).measured
+
+
+def test_a_studys_evaluations_after_training_are_part_of_its_cost():
+    from attnxfer_core.cli.studies import run_seconds
+    from attnxfer_core.experiments.cost import evaluation_images
+
+    study = get_study("robustness")
+    run = next(r for r in study.expand("embedded") if r.role == "run")
+    assert run.config.data.corruption_subset == 500
+    # 15 corruptions x 5 severities + the clean subset, then once more for the matched analysis
+    assert evaluation_images(run.config, ["clean_subset", "corruptions"], ["matched"]) == 2 * 76 * 500
+    trained_only = estimate(run.config, "embedded").seconds
+    assert run_seconds(study, run, "embedded")[0] > trained_only

@@ -11,7 +11,7 @@ from attnxfer_core.cli.common import add_progress, progress_of, study_parser, va
 from attnxfer_core.errors import RunLockedError
 from attnxfer_core.experiments.analyses import analyze as analyze_study
 from attnxfer_core.experiments.analyses import run_evaluations
-from attnxfer_core.experiments.cost import estimate, format_cost, measured_step_times
+from attnxfer_core.experiments.cost import estimate, evaluation_seconds, format_cost, measured_step_times
 from attnxfer_core.experiments.scales import EMBEDDED, PAPER
 from attnxfer_core.experiments.study import PlannedEnsemble, PlannedRun, Study, select_runs
 from attnxfer_core.runs.rundir import run_dir_of
@@ -41,11 +41,11 @@ def embedded_costs(studies: Sequence[Study]) -> list[StudyCost]:
     for study in sorted(studies, key=lambda s: (s.name != "main", s.name)):
         runs = [r for r in study.expand(EMBEDDED)
                 if not (r.role == "dependency" and find_shipped(r.config) is not None)]
-        costs = {r.run_id: estimate(r.config, EMBEDDED) for r in runs}
+        costs = {r.run_id: run_seconds(study, r, EMBEDDED) for r in runs}
         new = [r.run_id for r in runs if r.run_id not in seen]
         seen.update(costs)
-        out.append(StudyCost(study.name, len(runs), sum(c.seconds for c in costs.values()), len(new),
-                             sum(costs[i].seconds for i in new), all(c.measured for c in costs.values())))
+        out.append(StudyCost(study.name, len(runs), sum(c[0] for c in costs.values()), len(new),
+                             sum(costs[i][0] for i in new), all(c[1] for c in costs.values())))
     return out
 
 
@@ -84,11 +84,19 @@ def _plan_state(run: PlannedRun) -> str:
     return "shipped" if find_shipped(run.config) is not None else "todo"
 
 
-def plan_rows(runs: Sequence[PlannedRun], scale: str) -> list[PlanRow]:
+def run_seconds(study: Study, run: PlannedRun, scale: str) -> tuple[float, bool]:
+    """Estimated seconds of a run as the study needs it: training, then the study's evaluations of it."""
+    cost = estimate(run.config, scale)
+    after = (evaluation_seconds(run.config, scale, [e for e in study.evaluations if e != "clean"], study.analyses)
+             if run.role == "run" else 0.0)
+    return cost.seconds + after, cost.measured
+
+
+def plan_rows(study: Study, runs: Sequence[PlannedRun], scale: str) -> list[PlanRow]:
     rows = []
     for r in runs:
-        cost = estimate(r.config, scale)
-        rows.append(PlanRow(r, _plan_state(r), cost.seconds, cost.measured))
+        seconds, measured = run_seconds(study, r, scale)
+        rows.append(PlanRow(r, _plan_state(r), seconds, measured))
     return rows
 
 
@@ -136,7 +144,7 @@ def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: lis
 def plan(args: argparse.Namespace) -> int:
     study, runs = validated_study(args)
     ensembles = study.expand_ensembles(args.scale, runs, seeds=args.seeds)
-    print(format_plan(study.name, args.scale, plan_rows(runs, args.scale), ensembles))
+    print(format_plan(study.name, args.scale, plan_rows(study, runs, args.scale), ensembles))
     if study.references:
         print("paper reference numbers: " + "; ".join(
             f"{r.label} {r.value if r.value is not None else 'unknown'}" + (f" ({r.note})" if r.note else "")

@@ -7,6 +7,8 @@ taken with the real trainer on the embedded presets. A run's estimate is its
 trained images (epochs x training images) and evaluated images (validation split
 after each evaluated epoch, the test set once) at those rates, scaled by the
 forward FLOPs of its model relative to the preset's (the ``scale`` study's sizes).
+A study's evaluations after training (corrupted sets, the matched analysis) are
+estimated apart, at the same per-image rate (:func:`evaluation_seconds`).
 Without the table, and at paper scale, the estimate is FLOPs (forward =
 2 * depth * tokens * (12 d^2 + 2 tokens d); training 3x forward; a transfer step
 adds a teacher forward) at an assumed throughput: 50 GFLOP/s on two CPU cores,
@@ -18,12 +20,13 @@ import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 
 from attnxfer_core.config import ModelConfig, Objective, RunConfig, to_dict
 from attnxfer_core.data import dataset_entry
+from attnxfer_core.evaluation.corruptions import BENCHMARK, EXTRA, SEVERITIES
 from attnxfer_core.experiments.presets import EMBEDDED_MODEL
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 from attnxfer_core.models.factory import create_vit
@@ -155,6 +158,33 @@ def estimate(cfg: RunConfig, scale: str, times: Optional[StepTimes] = None) -> E
 
 def estimate_seconds(cfg: RunConfig, scale: str) -> float:
     return estimate(cfg, scale).seconds
+
+
+def evaluation_images(cfg: RunConfig, families: Sequence[str], analyses: Sequence[str] = ()) -> int:
+    """Images a study evaluates a finished run on, after training (embedded sets only).
+
+    ``clean`` re-reads the test set; the corrupted families are every corruption x severity of
+    ``data.corruption_subset`` images (``clean_subset`` once). The ``matched`` analysis evaluates one
+    checkpoint of each run again on ``clean_subset`` and ``corruptions``: counted once per run.
+    """
+    _, test_n = KNOWN_SIZES.get(cfg.data.dataset, (IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL))
+    subset = cfg.data.corruption_subset
+    per_family = {"clean": min(test_n, cfg.data.eval_subset or test_n), "clean_subset": subset,
+                  "corruptions": len(BENCHMARK) * len(SEVERITIES) * subset,
+                  "corruptions_extra": len(EXTRA) * len(SEVERITIES) * subset}
+    images = sum(per_family.get(f, 0) for f in families)
+    if "matched" in analyses:
+        images += per_family["clean_subset"] + per_family["corruptions"]
+    return images
+
+
+def evaluation_seconds(cfg: RunConfig, scale: str, families: Sequence[str], analyses: Sequence[str] = (),
+                       times: Optional[StepTimes] = None) -> float:
+    """Measured cost of :func:`evaluation_images` at embedded scale (0 without a table, and at paper scale)."""
+    times = times if times is not None else measured_step_times()
+    if check_scale(scale) != EMBEDDED or times is None or cfg.objective is Objective.MAE:
+        return 0.0
+    return evaluation_images(cfg, families, analyses) * times.eval_image_seconds.get(_key(cfg), 0.0)
 
 
 def format_cost(seconds: float, scale: str) -> str:
