@@ -224,16 +224,13 @@ def check_one_device(study: str, status: pd.DataFrame) -> None:
 ANALYSES_SUBDIR = "analyses"  # <tables>/analyses/<study>/: the cross-run analyses, beside the tables
 
 
-def copy_analyses(source: Path, dest: Path) -> list[str]:
+def copy_analyses(source: Path, dest: Path) -> None:
     """Copy a study's analysis outputs (``attnxfer analyze``) next to its tables, so that figures and the
     dashboard are made from the tables folder alone (a clean clone has no run directories)."""
-    copied = []
     for name in ANALYSIS_FILES.values():
         if (source / name).exists():
             dest.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(dest / name, (source / name).read_bytes())
-            copied.append(name)
-    return copied
 
 
 def collect_studies(studies: Sequence[Study], scale: str, seeds: Optional[int], overrides: Sequence[str],
@@ -246,10 +243,9 @@ def collect_studies(studies: Sequence[Study], scale: str, seeds: Optional[int], 
         root = Path(runs[0].config.exec.runs_root)
         collection = collect_study(study, runs, cache_path=tables / ".cache" / f"{study.name}.json")
         check_one_device(study.name, collection.status)
-        copied = copy_analyses(analyses_dir(root, study.name), tables / ANALYSES_SUBDIR / study.name)
+        copy_analyses(analyses_dir(root, study.name), tables / ANALYSES_SUBDIR / study.name)
         provenance = {"command": command, "code_version": code_version(), "scale": scale, "study": study.name,
                       "runs_root": str(root), "analyses_dir": f"{ANALYSES_SUBDIR}/{study.name}",
-                      "analyses": copied,
                       "paper": study.paper, "configs": {r.run_id: to_dict(r.config) for r in runs
                                                         if run_dir_of(r.config).finished}}
         write_tables(study.name, collection, tables, provenance)

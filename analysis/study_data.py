@@ -47,29 +47,28 @@ class StudyData:
             return self._ensemble_per_seed(str(selector[ENSEMBLE]), metric)
         if metric.startswith(SIMILARITY):
             return self._similarity_per_seed(selector, metric[len(SIMILARITY):])
-        clean = self.clean
-        if clean.empty or metric not in clean:
+        rows = self._matching(selector)
+        if rows.empty or metric not in rows:
             return pd.Series(dtype=float)
+        return rows.groupby("seed")[metric].mean().astype(float)
+
+    def _matching(self, selector: Mapping[str, Any]) -> pd.DataFrame:
+        """Clean-set rows of the study's runs whose point values match ``selector`` (none when a key is unknown)."""
+        clean = self.clean
+        if clean.empty:
+            return clean
         mask = pd.Series(True, index=clean.index)
         for key, value in selector.items():
             column = f"value.{key}"
             if column not in clean:
-                return pd.Series(dtype=float)
+                return clean.iloc[0:0]
             mask &= clean[column].astype(str) == str(value)
-        return clean[mask].groupby("seed")[metric].mean().astype(float)
+        return clean[mask]
 
     def _runs_matching(self, selector: Mapping[str, Any]) -> dict[str, int]:
         """run id -> seed of the study's runs whose point values match ``selector``."""
-        clean = self.clean
-        if clean.empty:
-            return {}
-        mask = pd.Series(True, index=clean.index)
-        for key, value in selector.items():
-            column = f"value.{key}"
-            if column not in clean:
-                return {}
-            mask &= clean[column].astype(str) == str(value)
-        return dict(zip(clean[mask]["run_id"], clean[mask]["seed"].astype(int)))
+        rows = self._matching(selector)
+        return dict(zip(rows["run_id"], rows["seed"].astype(int))) if not rows.empty else {}
 
     def _similarity_per_seed(self, selector: Mapping[str, Any], key: str) -> pd.Series:
         rows = self.analysis("similarity.json") or []

@@ -29,14 +29,12 @@ import torch
 
 from attnxfer_core.config import ExecConfig, RunConfig
 from attnxfer_core.config.pretraining import pretrain_run
-from attnxfer_core.experiments.cost import MAE_PRETRAIN, StepTimes
+from attnxfer_core.experiments.cost import MAE_PRETRAIN, StepTimes, images_of
 from attnxfer_core.experiments.presets import embedded, embedded_teacher
 from attnxfer_core.modes import Mode
 from attnxfer_core.runs.files import atomic_write_bytes
 from attnxfer_core.runs.provenance import environment
 from attnxfer_core.training.execute import execute
-
-TEST_IMAGES = 10_000  # Fashion-MNIST's test set
 
 
 def cpu_name() -> str:
@@ -86,7 +84,7 @@ def calibrate(modes: list[Mode], steps: int = 20, log: Callable[[str], None] = p
             short = replace(cfg, data=replace(cfg.data, train_subset=2 * cfg.optim.batch_size),
                             optim=replace(cfg.optim, epochs=1, warmup_epochs=0.5))
             c = _timed(_scratch(short, root, f"{mode.value}-c"))
-            images = cfg.data.val_size + TEST_IMAGES
+            images = images_of(short).evaluated  # the validation split once, then the test set
             train_seconds[mode.value] = _per(b - a, steps * cfg.optim.batch_size, f"{mode.value} training")
             eval_seconds[mode.value] = _per(c - a, images, f"{mode.value} evaluation")
             log(f"{mode.value:<14} {1e3 * (b - a) / steps:7.1f} ms/step of {cfg.optim.batch_size}  "

@@ -40,7 +40,6 @@ IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL = 1_281_167, 50_000
 KNOWN_SIZES = {"fashion_mnist": (60000, 10000), "mnist5k": (4000, 1000), "synthetic": (640, 320)}
 STEP_TIMES_PATH = PACKAGE_ROOT / "results" / "perf" / "step_times_embedded.json"
 MAE_PRETRAIN = "mae_pretrain"  # the table's key for MAE pretraining (modes are keyed by their names)
-SUPERVISED_PRETRAIN = "scratch"  # supervised teacher pretraining trains like a scratch student
 
 
 @dataclass
@@ -96,11 +95,16 @@ class Images:
     evaluated: int
 
 
+def _test_images(cfg: RunConfig) -> int:
+    _, test_n = KNOWN_SIZES.get(cfg.data.dataset, (IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL))
+    return min(test_n, cfg.data.eval_subset or test_n)
+
+
 def images_of(cfg: RunConfig) -> Images:
-    train_n, test_n = KNOWN_SIZES.get(cfg.data.dataset, (IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL))
+    train_n, _ = KNOWN_SIZES.get(cfg.data.dataset, (IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL))
     val_n = min(cfg.data.val_size, train_n)
     train_n = min(train_n - val_n, cfg.data.train_subset or train_n)
-    test_n = min(test_n, cfg.data.eval_subset or test_n)
+    test_n = _test_images(cfg)
     n_evals = -(-cfg.optim.epochs // cfg.eval_every)
     evaluated = n_evals * (val_n if val_n else test_n) + (test_n if val_n and cfg.test_at_end else 0)
     return Images(cfg.optim.epochs * train_n, evaluated)
@@ -156,10 +160,6 @@ def estimate(cfg: RunConfig, scale: str, times: Optional[StepTimes] = None) -> E
     return Estimate(_flops_seconds(cfg, scale), False)
 
 
-def estimate_seconds(cfg: RunConfig, scale: str) -> float:
-    return estimate(cfg, scale).seconds
-
-
 def evaluation_images(cfg: RunConfig, families: Sequence[str], analyses: Sequence[str] = ()) -> int:
     """Images a study evaluates a finished run on, after training (embedded sets only).
 
@@ -167,9 +167,8 @@ def evaluation_images(cfg: RunConfig, families: Sequence[str], analyses: Sequenc
     ``data.corruption_subset`` images (``clean_subset`` once). The ``matched`` analysis evaluates one
     checkpoint of each run again on ``clean_subset`` and ``corruptions``: counted once per run.
     """
-    _, test_n = KNOWN_SIZES.get(cfg.data.dataset, (IMAGEFOLDER_TRAIN, IMAGEFOLDER_EVAL))
     subset = cfg.data.corruption_subset
-    per_family = {"clean": min(test_n, cfg.data.eval_subset or test_n), "clean_subset": subset,
+    per_family = {"clean": _test_images(cfg), "clean_subset": subset,
                   "corruptions": len(BENCHMARK) * len(SEVERITIES) * subset,
                   "corruptions_extra": len(EXTRA) * len(SEVERITIES) * subset}
     images = sum(per_family.get(f, 0) for f in families)
