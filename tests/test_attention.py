@@ -1,6 +1,7 @@
 """attention_logits against a hand computation from the qkv weights, fused on and off."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from attnxfer_core import attention_logits
 from attnxfer_core.errors import ConfigError
@@ -8,8 +9,15 @@ from attnxfer_core.errors import ConfigError
 from .conftest import tiny_vit
 
 
+def _norm(module: torch.nn.Module, t: torch.Tensor) -> torch.Tensor:
+    """A qk-norm LayerNorm written out, or nothing when the block has none."""
+    if isinstance(module, torch.nn.Identity):
+        return t
+    return F.layer_norm(t, module.normalized_shape, module.weight, module.bias, module.eps)
+
+
 def _hand_logits(model, images, layer):
-    """q k^T * scale from the block's input, computed from the raw qkv weight."""
+    """q k^T * scale from the block's input, computed from the raw qkv weight (and any qk-norm)."""
     captured = {}
     handle = model.blocks[layer].attn.register_forward_pre_hook(lambda m, args: captured.setdefault("x", args[0]))
     with torch.no_grad():
@@ -17,10 +25,10 @@ def _hand_logits(model, images, layer):
     handle.remove()
     attn = model.blocks[layer].attn
     x = captured["x"]
-    B, N, C = x.shape
+    B, N, _ = x.shape
     qkv = x @ attn.qkv.weight.T + attn.qkv.bias
     q, k, _ = qkv.reshape(B, N, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
-    return q @ k.transpose(-2, -1) * attn.head_dim**-0.5
+    return _norm(attn.q_norm, q) @ _norm(attn.k_norm, k).transpose(-2, -1) * attn.head_dim**-0.5
 
 
 @pytest.mark.parametrize("fused", [True, False])

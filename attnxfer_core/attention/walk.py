@@ -22,12 +22,26 @@ from attnxfer_core.errors import ConfigError
 PARTS = ("q", "k", "v")
 
 
+# timm model classes whose attention holds something the walker does not reproduce, and what it is.
+_MISSING = {
+    "Beit": "a relative-position bias added inside the attention logits (BEiT, BEiTv2)",
+    "Eva": "rotary position embeddings applied to q and k inside attention (EVA-02)",
+}
+
+
 def check_supported(model: nn.Module, field: str) -> None:
-    """Refuse models whose blocks this walker does not reproduce exactly."""
+    """Refuse models whose blocks this walker does not reproduce exactly.
+
+    Supported: timm's ``VisionTransformer`` with its ``Block``/``Attention``, including
+    layer scale, register and other prefix tokens, qk-norm, pre-norm, scale-norm, gated
+    attention and attention-pool heads (the head runs as timm runs it; attention maps
+    are those of the blocks).
+    """
+    name = type(model).__name__
+    if name in _MISSING:
+        raise ConfigError(field, f"{name} models are not supported: the suite does not reproduce {_MISSING[name]}")
     if not isinstance(model, VisionTransformer):
-        raise ConfigError(field, f"{type(model).__name__} is not a timm VisionTransformer")
-    if model.attn_pool is not None:
-        raise ConfigError(field, "attention-pool heads (global_pool='map') are not supported")
+        raise ConfigError(field, f"{name} is not a timm VisionTransformer")
     for i, blk in enumerate(model.blocks):
         if type(blk) is not Block or type(blk.attn) is not Attention:
             raise ConfigError(

@@ -121,25 +121,32 @@ def _normalised(cls: type, name: str, value: Any) -> Any:
     return float(value) if type(value) is int and name in _float_names(cls) else value
 
 
+_KEEP = object()  # marks a field the canonical text always includes
+
+
 @functools.lru_cache(maxsize=None)
-def _sorted_keys(cls: type) -> tuple[tuple[str, str, bool], ...]:
-    """(field name, its JSON key, is a section) in sorted order."""
+def _sorted_keys(cls: type) -> tuple[tuple[str, str, bool, Any], ...]:
+    """(field name, its JSON key, is a section, the default it is left out at or _KEEP) in sorted order."""
     sections = section_names(cls)
-    return tuple((n, json.dumps(n), n in sections) for n in sorted(field_names(cls)))
+    omitted = {f.name: f.default for f in dataclasses.fields(cls) if f.metadata.get("id_omits_default")}
+    return tuple((n, json.dumps(n), n in sections, omitted.get(n, _KEEP)) for n in sorted(field_names(cls)))
 
 
 def canonical_text(cfg: Any, skip: tuple[str, ...] = ()) -> str:
     """Sorted, compact JSON of a config. Configs are frozen, so each section's text is
     computed once and kept on the object: studies of thousands of runs that share
-    most sections hash quickly."""
+    most sections hash quickly. A field added after ids were published (``ADDED_LATER``)
+    is left out while it holds its default, so old runs keep their ids."""
     cached = cfg.__dict__.get("_canonical") if not skip else None
     if cached is not None:
         return cached
     parts = []
-    for name, key, is_section in _sorted_keys(type(cfg)):
+    for name, key, is_section, omit_at in _sorted_keys(type(cfg)):
         if name in skip:
             continue
         value = getattr(cfg, name)
+        if omit_at is not _KEEP and value == omit_at:
+            continue
         parts.append(key + ":" + (canonical_text(value) if is_section
                                   else _leaf_json(_normalised(type(cfg), name, value))))
     text = "{" + ",".join(parts) + "}"

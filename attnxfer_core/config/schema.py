@@ -42,6 +42,11 @@ class MapAverage(str, enum.Enum):
     QUERIES = "queries"  # every query token gets the same key distribution
 
 
+# Field metadata for fields added after run ids were first published: the run id leaves such a field
+# out while it holds its default, so adding it changed no existing run's id (see ``codec.canonical_text``).
+ADDED_LATER = {"id_omits_default": True}
+
+
 class PretrainMethod(str, enum.Enum):
     SUPERVISED = "supervised"
     MAE = "mae"
@@ -64,7 +69,14 @@ class ModelConfig:
     num_heads: Optional[int] = 3
     mlp_ratio: Optional[float] = None
     drop_path: float = 0.0
-    global_pool: Optional[str] = None
+    global_pool: Optional[str] = None  # "map" (attention pool, as SigLIP) is supported too
+    # Components of other ViT families, as timm's VisionTransformer takes them (None: the arch's default).
+    class_token: Optional[bool] = field(default=None, metadata=ADDED_LATER)
+    reg_tokens: Optional[int] = field(default=None, metadata=ADDED_LATER)  # register tokens (DINOv2-reg)
+    no_embed_class: Optional[bool] = field(default=None, metadata=ADDED_LATER)  # no pos. embedding on prefix
+    init_values: Optional[float] = field(default=None, metadata=ADDED_LATER)  # layer scale's initial value
+    qk_norm: Optional[bool] = field(default=None, metadata=ADDED_LATER)  # LayerNorm on q and k per head
+    pre_norm: Optional[bool] = field(default=None, metadata=ADDED_LATER)  # LayerNorm before block 0 (CLIP)
 
 
 @dataclass(frozen=True)

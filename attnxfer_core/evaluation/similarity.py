@@ -16,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from attnxfer_core.attention.walk import attention_logits
+from attnxfer_core.errors import UserError
 from attnxfer_core.transfer.model import AttentionTransferModel
 
 Maps = dict[int, Tensor]  # layer -> (batch, heads, tokens, tokens) probabilities
@@ -54,6 +55,9 @@ def layer_similarity(a: Maps, b: Maps) -> dict[int, dict[str, float]]:
     """Per common layer: mean JSD over heads with same-index and with best one-to-one matching."""
     out: dict[int, dict[str, float]] = {}
     for layer in sorted(set(a) & set(b)):
+        if a[layer].shape[-1] != b[layer].shape[-1]:
+            raise UserError(f"layer {layer}: maps over {a[layer].shape[-1]} and {b[layer].shape[-1]} tokens "
+                            "cannot be compared (different token layouts, e.g. register tokens)")
         matrix = jsd_matrix(a[layer], b[layer])
         same = float(matrix.diagonal().mean()) if matrix.shape[0] == matrix.shape[1] else float("nan")
         rows, cols = linear_sum_assignment(matrix.numpy())

@@ -20,6 +20,12 @@ def shape_kwargs(cfg: ModelConfig, img_size: int, in_chans: int) -> dict:
         "num_heads": cfg.num_heads,
         "mlp_ratio": cfg.mlp_ratio,
         "global_pool": cfg.global_pool,
+        "class_token": cfg.class_token,
+        "reg_tokens": cfg.reg_tokens,
+        "no_embed_class": cfg.no_embed_class,
+        "init_values": cfg.init_values,
+        "qk_norm": cfg.qk_norm,
+        "pre_norm": cfg.pre_norm,
     }
     return {k: v for k, v in kwargs.items() if v is not None}
 

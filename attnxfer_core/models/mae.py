@@ -3,8 +3,9 @@
 The encoder is an unmodified timm ``VisionTransformer``, so its weights load as a
 teacher like any timm checkpoint. The decoder is small and discarded afterwards.
 Following MAE: random masking of 75% of patches, the encoder sees only visible
-patches (plus the class token), the decoder reconstructs per-patch normalised
-pixels, and the loss counts masked patches only.
+patches (plus its prefix tokens: the class token, and registers where the encoder
+has them), the decoder reconstructs per-patch normalised pixels from the prefix
+tokens and the patches, and the loss counts masked patches only.
 """
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ class MaskedAutoencoder(nn.Module):
         self.patch = encoder.patch_embed.patch_size[0]
         in_chans = encoder.patch_embed.proj.in_channels
         num_patches = encoder.patch_embed.num_patches
+        self.prefix = encoder.num_prefix_tokens  # class token and registers, in timm's order
         self.decoder_embed = nn.Linear(encoder.embed_dim, cfg.decoder_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.decoder_dim))
-        self.decoder_pos_embed = nn.Parameter(torch.randn(1, num_patches + 1, cfg.decoder_dim) * 0.02)
+        self.decoder_pos_embed = nn.Parameter(torch.randn(1, num_patches + self.prefix, cfg.decoder_dim) * 0.02)
         self.decoder_blocks = nn.ModuleList(
             Block(cfg.decoder_dim, cfg.decoder_heads, mlp_ratio=4.0, qkv_bias=True) for _ in range(cfg.decoder_depth)
         )
@@ -42,7 +44,7 @@ class MaskedAutoencoder(nn.Module):
         nn.init.normal_(self.mask_token, std=0.02)
 
     def no_weight_decay(self) -> set[str]:
-        return {"encoder.pos_embed", "encoder.cls_token", "mask_token", "decoder_pos_embed"}
+        return {"encoder.pos_embed", "encoder.cls_token", "encoder.reg_token", "mask_token", "decoder_pos_embed"}
 
     def encode_visible(self, images: Tensor, noise: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         enc = self.encoder
@@ -59,22 +61,25 @@ class MaskedAutoencoder(nn.Module):
         mask = torch.ones(B, L, device=images.device)
         mask[:, :keep] = 0
         mask = mask.gather(1, restore)  # 1 = masked, in patch order
-        cls = enc.cls_token + (0 if enc.no_embed_class else pos[:, :prefix])
-        x = torch.cat([cls.expand(B, -1, -1), x], dim=1)
+        tokens = [t for t in (enc.cls_token, enc.reg_token) if t is not None]
+        if tokens:
+            first = torch.cat(tokens, dim=1) + (0 if enc.no_embed_class else pos[:, :prefix])
+            x = torch.cat([first.expand(B, -1, -1), x], dim=1)
         x = enc.norm_pre(x)
         x = enc.blocks(x)
         return enc.norm(x), mask, restore
 
     def decode(self, latent: Tensor, restore: Tensor) -> Tensor:
         x = self.decoder_embed(latent)
-        B, visible, d = x.shape
+        B, width, d = x.shape
+        n = self.prefix
         L = restore.shape[1]
-        fill = self.mask_token.expand(B, L + 1 - visible, -1)
-        tokens = torch.cat([x[:, 1:], fill], dim=1).gather(1, restore[..., None].expand(-1, -1, d))
-        x = torch.cat([x[:, :1], tokens], dim=1) + self.decoder_pos_embed
+        fill = self.mask_token.expand(B, L + n - width, -1)
+        tokens = torch.cat([x[:, n:], fill], dim=1).gather(1, restore[..., None].expand(-1, -1, d))
+        x = torch.cat([x[:, :n], tokens], dim=1) + self.decoder_pos_embed
         for blk in self.decoder_blocks:
             x = blk(x)
-        return self.decoder_pred(self.decoder_norm(x))[:, 1:]
+        return self.decoder_pred(self.decoder_norm(x))[:, n:]
 
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Reconstruction loss on masked patches (mean squared error per pixel)."""

@@ -122,7 +122,7 @@ class AttentionTransferModel(nn.Module):
                         t_next += 1
                     if residual_target:
                         tx = plain_block(teacher.blocks[t_next], tx, teacher_masks[t_next])
-                        cap = {"residual": tx}
+                        cap = {"residual": self._kept(tx, dim=1)}
                     else:
                         keep_going = t_next < last_teacher
                         cap, tx = self._teacher_block(teacher.blocks[t_next], tx, teacher_masks[t_next], keep_going)
@@ -158,11 +158,17 @@ class AttentionTransferModel(nn.Module):
         parts = PARTS if keep_going else (("q", "k") if target is Target.MAP else (target.value,))
         p = project(attn, h, parts)
         cap: dict[str, Tensor] = {}
-        probs = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1) if target is Target.MAP else None
-        if probs is not None:
-            cap["probs"] = average_maps(probs, self.plan.average)
+        same_tokens = self.plan.teacher_tokens is None
+        probs = None  # the teacher's own full maps, when it needs them itself
+        if target is Target.MAP and (same_tokens or keep_going):
+            probs = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1)
+        if target is Target.MAP:
+            # with other layouts, the teacher's attention among the student's tokens only (registers taken away)
+            taught = probs if same_tokens else (
+                logits_of(self._kept(p["q"]), self._kept(p["k"]), attn.scale).float().softmax(dim=-1))
+            cap["probs"] = average_maps(taught, self.plan.average)
         else:
-            cap[target.value] = p[target.value]
+            cap[target.value] = self._kept(p[target.value])
         if not keep_going:
             return cap, x
         if probs is not None:
@@ -172,6 +178,12 @@ class AttentionTransferModel(nn.Module):
         m1, m2 = masks if masks is not None else (None, None)
         x = residual(x, blk.ls1(output(attn, h, heads_out)), m1)
         return cap, mlp_branch(blk, x, m2)
+
+    def _kept(self, t: Tensor, dim: int = 2) -> Tensor:
+        """The teacher tokens the student has, along ``dim`` (all of them when the layouts agree)."""
+        if self.plan.teacher_tokens is None:
+            return t
+        return t.index_select(dim, self._index(self.plan.teacher_tokens, t.device))
 
     def _teacher_heads(self, cap: Tensor, lp: LayerPlan) -> Tensor:
         if lp.teacher_heads == tuple(range(cap.shape[1])):

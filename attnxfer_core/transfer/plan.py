@@ -13,6 +13,7 @@ import torch
 from timm.models.vision_transformer import VisionTransformer
 
 from attnxfer_core.attention.indices import parse_layer_heads, parse_layer_map, resolve_indices
+from attnxfer_core.attention.tokens import teacher_tokens
 from attnxfer_core.attention.walk import PARTS
 from attnxfer_core.config import MapAverage, Precision, TransferConfig
 from attnxfer_core.errors import ConfigError
@@ -55,6 +56,8 @@ class TransferPlan:
     teacher_mask_source: tuple[Optional[int], ...]  # per teacher layer: student layer whose masks it shares
     teacher_bf16: bool = False  # run the frozen teacher under bf16 autocast (faster, not bit-exact)
     average: MapAverage = MapAverage.NONE  # ablation: average teacher maps over examples or queries
+    # the teacher token each student token is (see attention.tokens); None: the same layout
+    teacher_tokens: Optional[tuple[int, ...]] = None
 
     def by_student_layer(self, depth: int) -> list[Optional[LayerPlan]]:
         table: list[Optional[LayerPlan]] = [None] * depth
@@ -97,10 +100,6 @@ def default_layers(spec: ModeSpec, depth: int) -> tuple[int, ...]:
     return tuple(range(depth - depth // 4))
 
 
-def _num_tokens(model: VisionTransformer) -> int:
-    return model.patch_embed.num_patches + model.num_prefix_tokens
-
-
 def build_plan(cfg: TransferConfig, student: VisionTransformer, teacher: VisionTransformer) -> TransferPlan:
     """Check that ``teacher`` can teach ``student`` as configured and say exactly how."""
     spec = spec_of(cfg.mode)
@@ -111,13 +110,7 @@ def build_plan(cfg: TransferConfig, student: VisionTransformer, teacher: VisionT
     s_depth, t_depth = len(student.blocks), len(teacher.blocks)
     s_heads = student.blocks[0].attn.num_heads
     t_heads = teacher.blocks[0].attn.num_heads
-    s_tokens, t_tokens = _num_tokens(student), _num_tokens(teacher)
-    if s_tokens != t_tokens:
-        raise ConfigError(
-            "teacher.model",
-            f"student has {s_tokens} tokens per image, teacher {t_tokens}; "
-            "image and patch size must give equal token counts",
-        )
+    tokens = teacher_tokens(student, teacher)
 
     layer_map = parse_layer_map(cfg.layer_map, s_depth, t_depth, "transfer.layer_map")
     if not layer_map and s_depth != t_depth:
@@ -192,5 +185,5 @@ def build_plan(cfg: TransferConfig, student: VisionTransformer, teacher: VisionT
         mask_source = tuple(by_teacher.get(t) for t in range(t_depth))
     return TransferPlan(
         spec, tuple(plans), cfg.weight, cfg.shared_drop_path, mask_source,
-        cfg.teacher_precision is Precision.BF16, cfg.average,
+        cfg.teacher_precision is Precision.BF16, cfg.average, tokens,
     )
