@@ -11,7 +11,8 @@ this module decides them from the collected per-seed numbers with
   or neither (inconclusive);
 - share of a gap: the Fieller 95% interval of the share lies above the
   threshold (replicates), below it (does not), or straddles it or is unbounded
-  (inconclusive).
+  (inconclusive);
+- difference of gains: as superiority, on the paired difference of two paired gains.
 
 One seed gives no interval: such a verdict is inconclusive, and says so.
 """
@@ -25,7 +26,16 @@ import pandas as pd
 
 from analysis.stats import Interval, equivalence, gap_share, paired_difference
 from analysis.study_data import StudyData
-from attnxfer_core.experiments.claims import GATE, Claim, Equivalence, GapShare, MatchedShift, Superiority, describe
+from attnxfer_core.experiments.claims import (
+    GATE,
+    Claim,
+    Equivalence,
+    GainDifference,
+    GapShare,
+    MatchedShift,
+    Superiority,
+    describe,
+)
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
 REPLICATES, DOES_NOT, INCONCLUSIVE, NO_DATA = "replicates", "does not replicate", "inconclusive", "no data"
@@ -99,6 +109,19 @@ def share(study: str, claim: GapShare, data: StudyData) -> Verdict:
     return Verdict(study, claim.text, _side(interval, claim.threshold), evidence, claim.kind, claim.paper, interval)
 
 
+def gain_difference(study: str, claim: GainDifference, data: StudyData) -> Verdict:
+    a, b, c, d = (data.per_seed(s, claim.metric) for s in claim.selectors())
+    diff = paired_difference((a - b).dropna(), (c - d).dropna())  # each gain paired by seed, then the two
+    if diff is None:
+        return Verdict(study, claim.text, NO_DATA, "needs runs of " + "; ".join(describe(s) for s in claim.selectors())
+                       + " on common seeds", claim.kind, claim.paper)
+    evidence = (f"({describe(claim.gain)} - {describe(claim.over)}) - ({describe(claim.than)} - "
+                f"{describe(claim.than_over)}) = {diff.text()} points")
+    if claim.margin:
+        evidence += f"; margin {claim.margin:g}"
+    return Verdict(study, claim.text, _side(diff, claim.margin), evidence, claim.kind, claim.paper, diff)
+
+
 def matched_shift(study: str, claim: MatchedShift, data: StudyData) -> Verdict:
     gaps = data.matched_gap(claim.method, claim.reference, claim.family)
     diff = paired_difference(gaps, pd.Series(0.0, index=gaps.index)) if len(gaps) else None
@@ -110,7 +133,8 @@ def matched_shift(study: str, claim: MatchedShift, data: StudyData) -> Verdict:
     return Verdict(study, claim.text, _side(diff, 0.0), evidence, claim.kind, claim.paper, diff)
 
 
-DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share, MatchedShift: matched_shift}
+DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share, GainDifference: gain_difference,
+            MatchedShift: matched_shift}
 
 
 def decide(study: str, claim: Claim, data: StudyData) -> Verdict:

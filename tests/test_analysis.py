@@ -13,7 +13,7 @@ from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
 from analysis.stats import t_halfwidth
 from analysis.study_data import StudyData
-from analysis.verdicts import DOES_NOT, INCONCLUSIVE, REPLICATES, superiority
+from analysis.verdicts import DOES_NOT, INCONCLUSIVE, NO_DATA, REPLICATES, superiority
 from attnxfer_core.bench.synthetic_runs import populate
 from attnxfer_core.experiments.claims import Superiority
 from studies import get_study, load_studies
@@ -80,6 +80,28 @@ def test_replication_verdicts_follow_the_interval():
     assert greater(up, down).verdict == REPLICATES
     assert greater(down, up).verdict == DOES_NOT
     assert greater(noisy, down).verdict == INCONCLUSIVE
+
+
+def test_difference_of_gains_pairs_each_gain_by_seed_then_the_two():
+    from analysis.verdicts import gain_difference
+    from attnxfer_core.experiments.claims import GainDifference
+
+    values = {"m": [80.0, 82.0, 81.0], "ms": [70.0, 71.0, 70.5],  # matched gains 10, 11, 10.5
+              "s": [74.0, 77.0, 72.0], "ss": [71.0, 73.0, 70.0]}  # standard gains 3, 4, 2
+    rows = [{"value.method": name, "seed": seed, "set": "clean", "role": "run", "top1": v}
+            for name, vs in values.items() for seed, v in enumerate(vs)]
+    data = StudyData(get_study("main"), pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame())
+    claim = GainDifference(text="c", gain={"method": "m"}, over={"method": "ms"}, than={"method": "s"},
+                           than_over={"method": "ss"})
+    verdict = gain_difference("s", claim, data)
+    assert verdict.interval.estimate == pytest.approx(7.5) and verdict.interval.n == 3 and verdict.interval.paired
+    assert verdict.verdict == REPLICATES
+    flipped = GainDifference(text="c", gain={"method": "s"}, over={"method": "ss"}, than={"method": "m"},
+                             than_over={"method": "ms"})
+    assert gain_difference("s", flipped, data).verdict == DOES_NOT
+    missing = GainDifference(text="c", gain={"method": "x"}, over={"method": "ms"}, than={"method": "s"},
+                             than_over={"method": "ss"})
+    assert gain_difference("s", missing, data).verdict == NO_DATA
 
 
 def _populate_all(root: Path, *overrides: str) -> None:

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from attnxfer_core.cli.common import add_progress, progress_of, study_parser, validated_study
+from attnxfer_core.config import ModelConfig, TeacherConfig, TeacherSource
 from attnxfer_core.errors import RunLockedError
 from attnxfer_core.experiments.analyses import analyze as analyze_study
 from attnxfer_core.experiments.analyses import run_evaluations
 from attnxfer_core.experiments.cost import estimate, evaluation_seconds, format_cost, measured_step_times
 from attnxfer_core.experiments.scales import EMBEDDED, PAPER
 from attnxfer_core.experiments.study import PlannedEnsemble, PlannedRun, Study, select_runs
+from attnxfer_core.modes import spec_of
 from attnxfer_core.runs.rundir import run_dir_of
 from attnxfer_core.runs.shipped import find as find_shipped
 from attnxfer_core.training.execute import execute
@@ -141,10 +143,43 @@ def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: lis
     return "\n".join(lines)
 
 
+def _architecture(model: ModelConfig) -> str:
+    """``vit_large_patch16_224 (patch 14, reg_tokens 4)``: the arch and the fields a run sets on it."""
+    shown = ("patch_size", "img_size", "embed_dim", "depth", "num_heads", "global_pool", "class_token", "reg_tokens",
+             "no_embed_class", "init_values", "qk_norm", "pre_norm")
+    set_ = [f"{name} {getattr(model, name)}" for name in shown if getattr(model, name) is not None]
+    return model.arch + (f" ({', '.join(set_)})" if set_ else "")
+
+
+def _weights(source: TeacherConfig) -> str:
+    if source.source is TeacherSource.TIMM:
+        return f"timm {source.name}"
+    if source.source is TeacherSource.FILE:
+        return f"file {source.path} as {_architecture(source.model)}"
+    if source.source is TeacherSource.PRETRAIN:
+        return f"pretrained here ({source.pretrain.method.value}): {_architecture(source.model)}"
+    return f"{source.source.value}: {_architecture(source.model)}"
+
+
+def model_lines(runs: Sequence[PlannedRun]) -> list[str]:
+    """The distinct teachers (their weights) and student architectures a study's runs use."""
+    teachers, students = {}, {}
+    for run in runs:
+        if run.role != "run":
+            continue
+        cfg = run.config
+        if spec_of(cfg.transfer.mode).needs_teacher:
+            teachers.setdefault(_weights(cfg.teacher), None)
+        students.setdefault(_architecture(cfg.student), None)
+    return ([f"teachers ({len(teachers)}):"] + [f"  {t}" for t in teachers]
+            + [f"students ({len(students)}):"] + [f"  {s}" for s in students])
+
+
 def plan(args: argparse.Namespace) -> int:
     study, runs = validated_study(args)
     ensembles = study.expand_ensembles(args.scale, runs, seeds=args.seeds)
     print(format_plan(study.name, args.scale, plan_rows(study, runs, args.scale), ensembles))
+    print("\n".join(model_lines(runs)))
     if study.references:
         print("paper reference numbers: " + "; ".join(
             f"{r.label} {r.value if r.value is not None else 'unknown'}" + (f" ({r.note})" if r.note else "")

@@ -2,12 +2,15 @@
 
 A claim compares groups of runs named by their sweep-point values (a
 :data:`Selector` such as ``{"method": "copy"}``), per seed, on the clean test
-set's top-1. Three kinds cover the paper's statements:
+set's top-1. These kinds cover the paper's statements and ours:
 
 - :class:`Superiority`: A beats B (by more than ``margin`` points).
 - :class:`Equivalence`: A and B agree within ``margin`` points.
 - :class:`GapShare`: a method recovers a share of the gap between two others
   (scratch -> fine-tune), compared with ``threshold``.
+- :class:`GainDifference`: one gain (A over B) exceeds another (C over D), e.g. a
+  matched student gains more from its teacher over its own scratch baseline than a
+  standard student does over its own.
 - :class:`MatchedShift`: at equal clean accuracy, a reference model keeps more
   accuracy under a shift than a method does (Table 4's protocol).
 
@@ -105,6 +108,26 @@ class GapShare(Claim):
 
     def selectors(self) -> tuple[Selector, ...]:
         return (self.method, self.low, self.high)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GainDifference(Claim):
+    """(``gain`` - ``over``) exceeds (``than`` - ``than_over``) by more than ``margin``, paired by seed.
+
+    Replicates when the 95% interval of the paired difference of the two gains lies above ``margin``.
+    """
+
+    gain: Selector
+    over: Selector
+    than: Selector
+    than_over: Selector
+    margin: float = 0.0  # points
+    paper: Optional[float] = None
+
+    kind: ClassVar[str] = "difference of gains"
+
+    def selectors(self) -> tuple[Selector, ...]:
+        return (self.gain, self.over, self.than, self.than_over)
 
 
 @dataclass(frozen=True, kw_only=True)

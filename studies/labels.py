@@ -1,0 +1,93 @@
+"""Beyond the paper: labels against attention. Labelled-set size x teacher (MAE, supervised).
+
+How much of fine-tuning's advantage is label information the teacher absorbed, and how does it depend
+on the student's labelled-set size? A supervised teacher has seen every training label; an MAE teacher
+none. Students scratch / fine-tune / copy / distill learn from 1,000 to 10,000 labelled images (10x).
+
+Every run gets the optimisation budget of the reference size (the short budget's 5,000 images at
+embedded scale, all of ImageNet at paper scale): epochs (and warm-up, and the interval between
+evaluations) scale inversely with the labelled-set size, so that runs differ in the labels they see,
+not in how long they train. At the reference size the runs are exactly the short budget's (shared with
+the other studies that use it). The supervised teacher is the ``teachers`` study's. 3 seeds; about
+1.5 h of 2-core CPU (``attnxfer plan labels``), less where the teachers study's runs exist.
+"""
+from dataclasses import replace
+
+from attnxfer_core.config import PretrainMethod, RunConfig
+from attnxfer_core.experiments.claims import GainDifference, Superiority
+from attnxfer_core.experiments.figures import SweepLines
+from attnxfer_core.experiments.presets import SHORT, embedded_teacher
+from attnxfer_core.experiments.scales import base_run
+from attnxfer_core.experiments.study import Reference, Study, product, with_values
+from attnxfer_core.modes import Mode
+
+EMBEDDED_LABELS = (1_000, 2_000, 5_000, 10_000)
+EMBEDDED_REFERENCE = SHORT.student_images  # the size whose budget every run gets
+IMAGENET_TRAIN = 1_281_167
+PAPER_LABELS = (128_000, 256_000, 640_000, IMAGENET_TRAIN)
+PAPER_TEACHERS = {"mae": "vit_large_patch16_224.mae", "supervised": "vit_large_patch16_224.augreg_in21k_ft_in1k"}
+SMALLEST, LARGEST = EMBEDDED_LABELS[0], EMBEDDED_LABELS[-1]
+
+
+def _points(scale):
+    sizes = EMBEDDED_LABELS if scale == "embedded" else PAPER_LABELS
+    return (product(labels=sizes, teacher=("none",), method=("scratch",))
+            + product(labels=sizes, teacher=("mae", "supervised"), method=("finetune", "copy", "distill")))
+
+
+def same_steps(cfg: RunConfig, labels: int, reference: int) -> RunConfig:
+    """``cfg`` on ``labels`` labelled images with the optimisation budget it has on ``reference`` images."""
+    factor = reference / labels
+    optim = replace(cfg.optim, epochs=max(1, round(cfg.optim.epochs * factor)),
+                    warmup_epochs=cfg.optim.warmup_epochs * factor)
+    subset = None if labels == IMAGENET_TRAIN else labels
+    return replace(cfg, optim=optim, data=replace(cfg.data, train_subset=subset),
+                   eval_every=max(1, round(cfg.eval_every * factor)))
+
+
+def _build(scale, p):
+    mode = Mode(p["method"])
+    cfg = base_run(scale, mode, budget="short")
+    if scale == "embedded":
+        if p["teacher"] == "supervised":
+            cfg = replace(cfg, teacher=embedded_teacher(PretrainMethod.SUPERVISED))
+        return cfg if p["labels"] == EMBEDDED_REFERENCE else same_steps(cfg, p["labels"], EMBEDDED_REFERENCE)
+    if p["teacher"] != "none":
+        cfg = with_values(cfg, {"teacher.name": PAPER_TEACHERS[p["teacher"]]})
+    return same_steps(cfg, p["labels"], IMAGENET_TRAIN)
+
+
+def _claims(scale):
+    if scale != "embedded":
+        return ()
+    few = {"labels": SMALLEST}
+    many = {"labels": LARGEST}
+    scratch = {"teacher": "none", "method": "scratch"}
+    claims = [Superiority(text=f"With {SMALLEST:,} labels, distillation from the {t} teacher beats scratch",
+                          better={**few, "teacher": t, "method": "distill"}, worse={**few, **scratch})
+              for t in ("mae", "supervised")]
+    claims.append(GainDifference(
+        text=f"The MAE teacher's attention matters more with few labels: distillation gains more over scratch at "
+             f"{SMALLEST:,} labels than at {LARGEST:,}",
+        gain={**few, "teacher": "mae", "method": "distill"}, over={**few, **scratch},
+        than={**many, "teacher": "mae", "method": "distill"}, than_over={**many, **scratch}))
+    claims.append(Superiority(
+        text=f"Attention carries label information: with {SMALLEST:,} labels, distilling a supervised teacher beats "
+             "distilling the MAE teacher",
+        better={**few, "teacher": "supervised", "method": "distill"}, worse={**few, "teacher": "mae",
+                                                                             "method": "distill"}))
+    return tuple(claims)
+
+
+STUDY = Study(
+    name="labels",
+    paper="beyond the paper",
+    description="How do the methods depend on the student's labelled-set size, under a self-supervised or a "
+                "supervised teacher?",
+    points=_points,
+    build=_build,
+    references=(Reference("labels", None, "not studied by the paper"),),
+    figures=(SweepLines(x="labels", hue=("teacher", "method"), logx=True, xlabel="labelled images",
+                        title="Labelled-set size x teacher (same optimisation budget)"),),
+    claims=_claims,
+)
