@@ -50,7 +50,8 @@ def _claims(scale):
               for method in ("copy", "distill") for b in BUDGETS]
     longest = BUDGETS[-1]
     claims.append(Superiority(text=f"Distillation improves with training length ({longest}x over 1x)",
-                              better={"budget": longest, "method": "distill"}, worse={"budget": 1, "method": "distill"}))
+                              better={"budget": longest, "method": "distill"},
+                              worse={"budget": 1, "method": "distill"}))
     claims.append(Equivalence(text=f"With {longest}x the budget, distillation matches fine-tuning (within ±1 point)",
                               a={"budget": longest, "method": "distill"}, b=high, margin=1.0))
     return tuple(claims)
@@ -63,8 +64,8 @@ STUDY = Study(
     points=_points,
     build=_build,
     references=(Reference("budget", None, "not studied by the paper"),),
-    figures=(SweepLines(x="budget", hue="method", logx=True, xlabel="epochs (x the main recipe)",
-                        exclude=ENDS, references={"scratch": {"method": "scratch"}, "fine-tune": {"method": "finetune"}},
+    figures=(SweepLines(x="budget", hue="method", logx=True, xlabel="epochs (x the main recipe)", exclude=ENDS,
+                        references={"scratch": {"method": "scratch"}, "fine-tune": {"method": "finetune"}},
                         title="Copy and distillation against training budget"),
              LearningCurves(key="budget", title="Budget: held-out curves and per-layer attention loss")),
     claims=_claims,
