@@ -182,6 +182,9 @@ def learning_curves(spec: LearningCurves, data: StudyData, out: Path, formats: S
     column = f"value.{spec.key}"
     if curves.empty or status.empty or column not in status:
         return FigureResult(note=f"no evaluations during training in {data.study.name}")
+    if any(f"value.{k}" not in status for k in spec.where):
+        return FigureResult(note=f"no runs of {data.study.name} have {', '.join(spec.where)}")
+    status = _filtered(status, spec.where, {})
     runs = status[status["role"] == "run"][["run_id", "seed", column]] if "role" in status else status
     frame = curves.merge(runs, on="run_id")
     if frame.empty:

@@ -67,6 +67,7 @@ STUDY = Study(
     figures=(SweepLines(x="budget", hue="method", logx=True, xlabel="epochs (x the main recipe)", exclude=ENDS,
                         references={"scratch": {"method": "scratch"}, "fine-tune": {"method": "finetune"}},
                         title="Copy and distillation against training budget"),
-             LearningCurves(key="budget", title="Budget: held-out curves and per-layer attention loss")),
+             LearningCurves(key="budget", where={"method": ("distill",)},
+                            title="Distillation at each budget: held-out curves and per-layer attention loss")),
     claims=_claims,
 )

@@ -234,3 +234,8 @@ def test_learning_curves_say_how_many_seeds_each_method_has_and_the_attention_lo
     assert "| scratch | 2 | 70.50 | 2 |" in table and "| distill | 2 | 70.00 | 1 |" in table
     attention = (tmp_path / "main_curves_attention.md").read_text()
     assert "| distill | 0 | 2.50 | 2.00 |" in attention and "| distill | 1 | 3.50 | 3.00 |" in attention
+
+    filtered = learning_curves(LearningCurves(where={"method": ("distill",)}, stem="only"), data, tmp_path, ["png"])
+    assert filtered.files
+    only = (tmp_path / "only.md").read_text()
+    assert "| distill |" in only and "scratch" not in only

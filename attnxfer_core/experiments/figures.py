@@ -66,12 +66,16 @@ class LearningCurves(FigureSpec):
     attention-distillation loss of each transferred layer (did distillation converge?)."""
 
     key: str = "method"
+    where: Mapping[str, Sequence[object]] = field(default_factory=dict)  # keep runs whose key is one of these
 
     def stem_for(self, study: str) -> str:
         return self.stem or f"{study}_curves"
 
     def keys(self) -> set[str]:
-        return {self.key}
+        return {self.key} | set(self.where)
+
+    def selectors(self) -> tuple[Selector, ...]:
+        return _each(self.where)
 
 
 @dataclass(frozen=True, kw_only=True)
