@@ -97,6 +97,7 @@ def test_standard_student_learns_the_register_teachers_attention_among_its_token
 
 @pytest.mark.parametrize("student_kw, teacher_kw, words", [
     (dict(reg_tokens=1), dict(reg_tokens=2), "all of the teacher's registers or none"),
+    (dict(reg_tokens=2), dict(), "set student.reg_tokens=0"),
     (dict(), dict(class_token=False, global_pool="map"), "set student.class_token=false"),
     (dict(patch_size=4), dict(), "equal patch counts"),
 ])

@@ -38,6 +38,9 @@ def teacher_tokens(student: VisionTransformer, teacher: VisionTransformer,
                                  f"set student.class_token={'true' if t_cls else 'false'} (and a matching global_pool)")
     if s_reg == t_reg:
         return None
+    if s_reg and not t_reg:
+        raise ConfigError(field, f"student has {s_reg} register tokens and the teacher none: their attention "
+                                 "would have no teacher; set student.reg_tokens=0")
     if s_reg:
         raise ConfigError(field, f"student has {s_reg} register tokens, teacher {t_reg}; a student keeps all of "
                                  f"the teacher's registers or none (student.reg_tokens={t_reg} or 0)")
