@@ -210,7 +210,7 @@ def learning_curves(spec: LearningCurves, data: StudyData, out: Path, formats: S
             part = with_loss[with_loss[column].astype(str) == method]
             for layer in layers:
                 axes[0][1].plot(part["epoch"], part[layer], marker="o", ms=3, label=f"{method} layer {layer[6:]}")
-                rows.append({"method": method, "layer": int(layer[6:]), "first epoch": float(part[layer].iloc[0]),
+                rows.append({spec.key: method, "layer": int(layer[6:]), "first epoch": float(part[layer].iloc[0]),
                              "last epoch": float(part[layer].iloc[-1])})
         axes[0][1].set_xlabel("epoch")
         axes[0][1].set_ylabel("attention-distillation loss (CE, nats)")
@@ -219,7 +219,7 @@ def learning_curves(spec: LearningCurves, data: StudyData, out: Path, formats: S
     stem = spec.stem_for(data.study.name)
     files = _save(fig, out, stem, formats)
     last = mean.sort_values("epoch").groupby(column).tail(1)
-    table = pd.DataFrame({"method": last[column], "epochs": last["epoch"], f"last {split} top-1": last["top1"],
+    table = pd.DataFrame({spec.key: last[column], "epochs": last["epoch"], f"last {split} top-1": last["top1"],
                           "seeds": [int(seeds[m]) for m in last[column]]})
     files += _tables(table, out, stem, f"Last per-epoch evaluation on the {split} split (mean over seeds)")
     if rows:

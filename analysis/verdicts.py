@@ -117,6 +117,9 @@ def gain_difference(study: str, claim: GainDifference, data: StudyData) -> Verdi
                        + " on common seeds", claim.kind, claim.paper)
     evidence = (f"({describe(claim.gain)} - {describe(claim.over)}) - ({describe(claim.than)} - "
                 f"{describe(claim.than_over)}) = {diff.text()} points")
+    if not diff.paired or diff.n < 2:
+        return Verdict(study, claim.text, INCONCLUSIVE, evidence + " (needs >= 2 seeds with all four runs)",
+                       claim.kind, claim.paper, diff)
     if claim.margin:
         evidence += f"; margin {claim.margin:g}"
     return Verdict(study, claim.text, _side(diff, claim.margin), evidence, claim.kind, claim.paper, diff)

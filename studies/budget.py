@@ -8,8 +8,9 @@ runs, so seeds 0-2 are shared with it). Distillation at 1x has scratch's budget;
 per-epoch curves include each distilled layer's attention loss on the held-out split: does distillation
 converge to fine-tuning, plateau, or need more data?
 
-Cost: 3 seeds of copy and distillation at 2x-8x is about 12 hours of 2-core CPU (``attnxfer plan
-budget``); this study is sized for a GPU, or for running over several sessions (every run resumes).
+Cost: 3 seeds of copy and distillation at 2x-8x, which ``attnxfer plan budget`` estimates at about 10.5
+hours of 2-core CPU (a lower bound); this study is sized for a GPU, or for running over several sessions
+(every run resumes).
 """
 from dataclasses import replace
 

@@ -16,8 +16,9 @@ attention among its own tokens (``attnxfer_core.attention.tokens``). Students sc
 distill on the short budget (a fifth of the main recipe), 3 seeds.
 
 Paper scale: the real timm checkpoints. A standard student is the plain ViT of the teacher's size and
-patch (without a class token where the teacher has none: the token layouts must correspond); the
-matched student is the teacher's timm architecture with random weights. BEiTv2 and EVA-02 are not in
+patch (without a class token where the teacher has none: the token layouts must correspond), with a
+scratch baseline of its own; the matched student is the teacher's timm architecture with random weights
+(not run where that is the plain ViT itself: MAE, DINO). BEiTv2 and EVA-02 are not in
 the sweep: their attention adds a relative-position bias / rotary embedding the suite does not
 reproduce (``UNSUPPORTED``), and the suite refuses them by name rather than transfer something else.
 """
@@ -26,12 +27,12 @@ from dataclasses import replace
 from attnxfer_core.config import PretrainMethod
 from attnxfer_core.experiments.claims import GainDifference, Superiority
 from attnxfer_core.experiments.figures import GroupedBars
-from attnxfer_core.experiments.presets import EMBEDDED_MODEL, embedded_teacher
+from attnxfer_core.experiments.presets import EMBEDDED_MODEL, PAPER_TEACHER, embedded_teacher
 from attnxfer_core.experiments.scales import base_run
 from attnxfer_core.experiments.study import Reference, Study, with_values
 from attnxfer_core.modes import Mode
 
-STANDARD = "standard"  # the student key's value for the plain ViT; otherwise the family whose architecture it has
+STANDARD = "standard"  # the student key's value for the plain ViT at embedded scale
 
 EMBEDDED_FAMILIES = {
     "vit": {},
@@ -40,15 +41,24 @@ EMBEDDED_FAMILIES = {
     "qknorm": dict(qk_norm=True),
 }
 
-# Paper scale: family -> (timm checkpoint, the standard student's arch, patch size, image size, class token)
+# Paper scale. A standard student is the plain ViT of its teacher's size, patch and token layout, so there
+# are several; each has its own scratch baseline. (student arch, patch size, image size, class token); a
+# field equal to the paper preset's is not set, so the MAE family's runs are the main study's.
+PAPER_STANDARD = {
+    "standard-L16": ("vit_large_patch16_224", None, None, True),
+    "standard-B16": ("vit_base_patch16_224", None, None, True),
+    "standard-L14": ("vit_large_patch16_224", 14, None, True),
+    "standard-L16-256-gap": ("vit_large_patch16_224", None, 256, False),  # SigLIP has no class token
+}
+# family -> (timm checkpoint, its standard student, image size, a matched student differs from the standard)
 PAPER_FAMILIES = {
-    "mae": ("vit_large_patch16_224.mae", "vit_large_patch16_224", 16, 224, True),
-    "deit3": ("deit3_large_patch16_224.fb_in1k", "vit_large_patch16_224", 16, 224, True),
-    "dino": ("vit_base_patch16_224.dino", "vit_base_patch16_224", 16, 224, True),
-    "dinov2": ("vit_large_patch14_dinov2.lvd142m", "vit_large_patch16_224", 14, 224, True),
-    "dinov2reg": ("vit_large_patch14_reg4_dinov2.lvd142m", "vit_large_patch16_224", 14, 224, True),
-    "clip": ("vit_large_patch14_clip_224.openai", "vit_large_patch16_224", 14, 224, True),
-    "siglip": ("vit_large_patch16_siglip_256.webli", "vit_large_patch16_224", 16, 256, False),
+    "mae": ("vit_large_patch16_224.mae", "standard-L16", 224, False),
+    "deit3": ("deit3_large_patch16_224.fb_in1k", "standard-L16", 224, True),
+    "dino": ("vit_base_patch16_224.dino", "standard-B16", 224, False),  # its arch is the plain ViT-B/16
+    "dinov2": ("vit_large_patch14_dinov2.lvd142m", "standard-L14", 224, True),
+    "dinov2reg": ("vit_large_patch14_reg4_dinov2.lvd142m", "standard-L14", 224, True),
+    "clip": ("vit_large_patch14_clip_224.openai", "standard-L14", 224, True),
+    "siglip": ("vit_large_patch16_siglip_256.webli", "standard-L16-256-gap", 256, True),
 }
 UNSUPPORTED = {  # named by the follow-up, refused by the suite (attnxfer_core.attention.walk.check_supported)
     "beitv2": ("beitv2_large_patch16_224.in1k_ft_in22k_in1k", "relative-position bias inside the logits"),
@@ -56,24 +66,30 @@ UNSUPPORTED = {  # named by the follow-up, refused by the suite (attnxfer_core.a
 }
 
 
-def _families(scale):
-    return tuple(EMBEDDED_FAMILIES if scale == "embedded" else PAPER_FAMILIES)
+def _embedded_points():
+    points = [{"teacher": "none", "student": s, "method": "scratch"} for s in (STANDARD, *list(EMBEDDED_FAMILIES)[1:])]
+    for f in EMBEDDED_FAMILIES:
+        matched = f != "vit"
+        points.append({"teacher": f, "student": f if matched else STANDARD, "method": "finetune"})
+        points.append({"teacher": f, "student": STANDARD, "method": "distill"})
+        if matched:
+            points.append({"teacher": f, "student": f, "method": "distill"})
+    return points
 
 
-def _plain(scale):
-    return "vit" if scale == "embedded" else "mae"
+def _paper_points():
+    points = [{"teacher": "none", "student": s, "method": "scratch"} for s in PAPER_STANDARD]
+    points += [{"teacher": "none", "student": f, "method": "scratch"} for f, row in PAPER_FAMILIES.items() if row[3]]
+    for f, (_, standard, _, matched) in PAPER_FAMILIES.items():
+        points.append({"teacher": f, "student": f if matched else standard, "method": "finetune"})
+        points.append({"teacher": f, "student": standard, "method": "distill"})
+        if matched:
+            points.append({"teacher": f, "student": f, "method": "distill"})
+    return points
 
 
 def _points(scale):
-    plain = _plain(scale)
-    points = [{"teacher": "none", "student": STANDARD, "method": "scratch"}]
-    points += [{"teacher": "none", "student": f, "method": "scratch"} for f in _families(scale) if f != plain]
-    for f in _families(scale):
-        points.append({"teacher": f, "student": f if f != plain else STANDARD, "method": "finetune"})
-        points.append({"teacher": f, "student": STANDARD, "method": "distill"})
-        if f != plain:
-            points.append({"teacher": f, "student": f, "method": "distill"})
-    return points
+    return _embedded_points() if scale == "embedded" else _paper_points()
 
 
 def _embedded(p):
@@ -88,17 +104,24 @@ def _embedded(p):
 
 def _paper(p):
     cfg = base_run("paper", Mode(p["method"]), budget="short")
-    arch_of = p["teacher"] if p["teacher"] != "none" else p["student"]
-    name, standard_arch, patch, size, class_token = PAPER_FAMILIES.get(arch_of, PAPER_FAMILIES["mae"])
-    values = {"student.img_size": size}  # the data follow the student's image size
-    if p["student"] == STANDARD:
-        values.update({"student.arch": standard_arch, "student.patch_size": patch})
+    values = {}
+    if p["student"] in PAPER_STANDARD:
+        arch, patch, size, class_token = PAPER_STANDARD[p["student"]]
+        values["student.arch"] = arch
+        if patch is not None:
+            values["student.patch_size"] = patch
+        if size is not None:
+            values["student.img_size"] = size  # the data follow the student's image size
         if not class_token:
-            values.update({"student.class_token": "false", "student.global_pool": "avg"})
-    else:  # the teacher's own architecture, random weights, its own defaults (pooling included)
-        values.update({"student.arch": name.split(".")[0], "student.patch_size": "none", "student.global_pool": "none"})
+            values["student.class_token"] = "false"
+    else:  # the teacher's own architecture with random weights and its own defaults (pooling included)
+        name, _, size, _ = PAPER_FAMILIES[p["student"]]
+        values.update({"student.arch": name.split(".")[0], "student.global_pool": "none", "student.img_size": size})
     if p["teacher"] != "none":
-        values.update({"teacher.name": name, "teacher.model.img_size": size})
+        name, _, size, _ = PAPER_FAMILIES[p["teacher"]]
+        values["teacher.name"] = name
+        if name != PAPER_TEACHER:  # the main study's teacher as the main study sets it, so its runs are shared
+            values["teacher.model.img_size"] = size
     return with_values(cfg, values)
 
 

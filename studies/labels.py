@@ -4,12 +4,13 @@ How much of fine-tuning's advantage is label information the teacher absorbed, a
 on the student's labelled-set size? A supervised teacher has seen every training label; an MAE teacher
 none. Students scratch / fine-tune / copy / distill learn from 1,000 to 10,000 labelled images (10x).
 
-Every run gets the optimisation budget of the reference size (the short budget's 5,000 images at
-embedded scale, all of ImageNet at paper scale): epochs (and warm-up, and the interval between
-evaluations) scale inversely with the labelled-set size, so that runs differ in the labels they see,
-not in how long they train. At the reference size the runs are exactly the short budget's (shared with
-the other studies that use it). The supervised teacher is the ``teachers`` study's. 3 seeds; about
-1.5 h of 2-core CPU (``attnxfer plan labels``), less where the teachers study's runs exist.
+Every run takes the optimisation steps of the reference size (the short budget's 5,000 images at
+embedded scale, all of ImageNet at paper scale), to within half an epoch: epochs, warm-up and the
+interval between evaluations scale inversely with the labelled-set size, so that runs differ in the
+labels they see, not in how long they train. At the reference size the runs are exactly the short
+budget's (shared with the other studies that use it). The supervised teacher is the ``teachers``
+study's. 3 seeds; ``attnxfer plan labels`` estimates about 110 minutes of 2-core CPU (a lower bound),
+less where the teachers study's runs exist.
 """
 from dataclasses import replace
 
@@ -36,13 +37,18 @@ def _points(scale):
 
 
 def same_steps(cfg: RunConfig, labels: int, reference: int) -> RunConfig:
-    """``cfg`` on ``labels`` labelled images with the optimisation budget it has on ``reference`` images."""
-    factor = reference / labels
-    optim = replace(cfg.optim, epochs=max(1, round(cfg.optim.epochs * factor)),
-                    warmup_epochs=cfg.optim.warmup_epochs * factor)
+    """``cfg`` on ``labels`` labelled images with the optimisation steps it takes on ``reference`` images.
+
+    Epochs are the nearest whole number to the same steps (an epoch drops its last partial batch);
+    warm-up keeps its steps, and evaluations during training keep their number.
+    """
+    batch = cfg.optim.batch_size
+    ref_per_epoch, per_epoch = reference // batch, labels // batch
+    epochs = max(1, round(cfg.optim.epochs * ref_per_epoch / per_epoch))
+    optim = replace(cfg.optim, epochs=epochs, warmup_epochs=cfg.optim.warmup_epochs * ref_per_epoch / per_epoch)
     subset = None if labels == IMAGENET_TRAIN else labels
     return replace(cfg, optim=optim, data=replace(cfg.data, train_subset=subset),
-                   eval_every=max(1, round(cfg.eval_every * factor)))
+                   eval_every=max(1, round(epochs * cfg.eval_every / cfg.optim.epochs)))
 
 
 def _build(scale, p):

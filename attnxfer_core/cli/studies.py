@@ -153,7 +153,7 @@ def _architecture(model: ModelConfig) -> str:
 
 def _weights(source: TeacherConfig) -> str:
     if source.source is TeacherSource.TIMM:
-        return f"timm {source.name}"
+        return f"timm {source.name}" + (f" at {source.model.img_size} px" if source.model.img_size else "")
     if source.source is TeacherSource.FILE:
         return f"file {source.path} as {_architecture(source.model)}"
     if source.source is TeacherSource.PRETRAIN:

@@ -129,6 +129,8 @@ def _sorted_keys(cls: type) -> tuple[tuple[str, str, bool, Any], ...]:
     """(field name, its JSON key, is a section, the default it is left out at or _KEEP) in sorted order."""
     sections = section_names(cls)
     omitted = {f.name: f.default for f in dataclasses.fields(cls) if f.metadata.get("id_omits_default")}
+    if any(default is dataclasses.MISSING for default in omitted.values()):
+        raise TypeError(f"{cls.__name__}: a field left out of ids at its default needs a plain default")
     return tuple((n, json.dumps(n), n in sections, omitted.get(n, _KEEP)) for n in sorted(field_names(cls)))
 
 

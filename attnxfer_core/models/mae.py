@@ -14,6 +14,7 @@ from timm.models.vision_transformer import Block, VisionTransformer
 from torch import Tensor, nn
 
 from attnxfer_core.config import MAEConfig
+from attnxfer_core.errors import ConfigError
 
 
 def patchify(images: Tensor, patch: int) -> Tensor:
@@ -33,6 +34,11 @@ class MaskedAutoencoder(nn.Module):
         in_chans = encoder.patch_embed.proj.in_channels
         num_patches = encoder.patch_embed.num_patches
         self.prefix = encoder.num_prefix_tokens  # class token and registers, in timm's order
+        known = int(encoder.cls_token is not None) + int(encoder.num_reg_tokens)
+        if self.prefix != known:
+            raise ConfigError("student.arch", f"{type(encoder).__name__} has {self.prefix - known} prefix tokens "
+                                              "besides its class token and registers; MAE pretraining does not "
+                                              "know where they go")
         self.decoder_embed = nn.Linear(encoder.embed_dim, cfg.decoder_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.decoder_dim))
         self.decoder_pos_embed = nn.Parameter(torch.randn(1, num_patches + self.prefix, cfg.decoder_dim) * 0.02)
