@@ -9,7 +9,10 @@ from attnxfer_core.config.overrides import apply_overrides, parse_override, set_
 from attnxfer_core.config.schema import (
     AugmentConfig,
     DataConfig,
+    ErasingMode,
     ExecConfig,
+    Interpolation,
+    LayerDecayGroups,
     MAEConfig,
     MapAverage,
     ModelConfig,
@@ -25,7 +28,8 @@ from attnxfer_core.config.schema import (
 )
 
 __all__ = [
-    "AugmentConfig", "DataConfig", "ExecConfig", "MAEConfig", "MapAverage", "ModelConfig", "Objective",
+    "AugmentConfig", "DataConfig", "ErasingMode", "ExecConfig", "Interpolation", "LayerDecayGroups", "MAEConfig",
+    "MapAverage", "ModelConfig", "Objective",
     "OptimConfig", "Precision", "PretrainConfig", "PretrainMethod", "RunConfig", "TeacherConfig", "TeacherSource",
     "TransferConfig", "apply_overrides", "canonical_json", "canonical_text", "coerce", "fields_of", "from_dict",
     "parse_override", "run_id", "set_field", "set_fields", "to_dict",

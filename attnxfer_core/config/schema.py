@@ -47,6 +47,33 @@ class MapAverage(str, enum.Enum):
 ADDED_LATER = {"id_omits_default": True}
 
 
+class Interpolation(str, enum.Enum):
+    """How ImageFolder crops and resizes are resampled."""
+
+    BILINEAR = "bilinear"  # timm's create_transform default
+    BICUBIC = "bicubic"  # MAE's and the attention-transfer code's
+
+
+class ErasingMode(str, enum.Enum):
+    """What random erasing fills a box with (timm's modes)."""
+
+    CONST = "const"  # zeros: timm's default
+    RAND = "rand"  # one normal draw per channel
+    PIXEL = "pixel"  # a normal draw per pixel: MAE's and the attention-transfer code's
+
+
+class LayerDecayGroups(str, enum.Enum):
+    """How layer-wise lr decay numbers the layers of a depth-D ViT.
+
+    TIMM: D + 1 groups above the embeddings, the head alone at scale 1, the last block at decay (timm's and
+    MAE's fine-tuning). RELEASED: D groups, the last block at scale 1 with the head, every block one power of
+    decay higher than TIMM (the attention-transfer authors' released code).
+    """
+
+    TIMM = "timm"
+    RELEASED = "released"
+
+
 class PretrainMethod(str, enum.Enum):
     SUPERVISED = "supervised"
     MAE = "mae"
@@ -103,6 +130,8 @@ class AugmentConfig:
     label_smoothing: float = 0.1
     randaug: str = ""  # timm auto-augment string for ImageFolder data, e.g. rand-m9-mstd0.5-inc1
     random_erasing: float = 0.0  # ImageFolder data only
+    interpolation: Interpolation = field(default=Interpolation.BILINEAR, metadata=ADDED_LATER)  # ImageFolder only
+    erasing_mode: ErasingMode = field(default=ErasingMode.CONST, metadata=ADDED_LATER)  # ImageFolder only
 
 
 @dataclass(frozen=True)
@@ -115,6 +144,7 @@ class OptimConfig:
     min_lr: float = 1e-6
     weight_decay: float = 0.05
     layer_decay: float = 1.0  # layer-wise lr decay (1.0: off)
+    layer_decay_groups: LayerDecayGroups = field(default=LayerDecayGroups.TIMM, metadata=ADDED_LATER)
     beta1: float = 0.9
     beta2: float = 0.999
     clip_grad: Optional[float] = None
@@ -129,8 +159,9 @@ class TransferConfig:
     """Which attention moves from teacher to student, where, and how strongly."""
 
     mode: Mode = Mode.SCRATCH
-    # Layer grammar: default | all | none | first:K | last:K | i,j,k (negatives count from the end).
-    # default: copy modes all layers; distill modes the first three quarters (depth - depth//4).
+    # Layer grammar: default | released | all | none | first:K | last:K | i,j,k (negatives count from the end).
+    # default (the public README's recipe): copy modes all layers; distill modes the first three quarters
+    # (depth - depth//4). released (what the authors' released code ran): the first depth - 3, for both.
     layers: str = "default"
     heads: str = "all"  # same grammar as layers (without default), applied in every transferred layer
     layer_heads: str = ""  # per-layer head override: "L=h,h;L=h" (L in student layer indices)

@@ -47,9 +47,11 @@ class ImageFolderSource:
             is_training=True,
             auto_augment=augment.randaug or None,
             re_prob=augment.random_erasing,
+            re_mode=augment.erasing_mode.value,
+            interpolation=augment.interpolation.value,
             hflip=0.5 if augment.hflip else 0.0,
         )
-        eval_tf = create_transform(image_size, is_training=False)
+        eval_tf = create_transform(image_size, is_training=False, interpolation=augment.interpolation.value)
         self.train = ImageFolder(str(root / "train"), transform=train_tf)
         self.test = ImageFolder(str(root / "val"), transform=eval_tf)
         if self.train.classes != self.test.classes:

@@ -8,7 +8,7 @@ import torch
 from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch import Tensor, nn
 
-from attnxfer_core.config import OptimConfig
+from attnxfer_core.config import LayerDecayGroups, OptimConfig
 
 
 @dataclass
@@ -42,6 +42,8 @@ def build_optimizer(
     if cfg.layer_decay < 1.0 and hasattr(model, "group_matcher"):
         groups = param_groups_layer_decay(model, cfg.weight_decay, no_weight_decay_list=skip,
                                           layer_decay=cfg.layer_decay)
+        if cfg.layer_decay_groups is LayerDecayGroups.RELEASED:  # one group fewer: the last block joins the head
+            groups = [{**g, "lr_scale": min(1.0, g["lr_scale"] / cfg.layer_decay)} for g in groups]
     else:
         groups = param_groups_weight_decay(model, cfg.weight_decay, no_weight_decay_list=skip)
         for g in groups:

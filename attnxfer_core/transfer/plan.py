@@ -93,6 +93,15 @@ class TransferPlan:
         return result
 
 
+RELEASED_END_LAYER = -3  # the released code's model default, which its training script never overrides
+
+
+def released_layers(depth: int) -> tuple[int, ...]:
+    """What the authors' released code ran for copy and distillation alike: the prefix [0, depth - 3)
+    (21 of ViT-L's 24 layers), whatever its README recipe asks (``transfer.layers=released``)."""
+    return tuple(range(max(1, depth + RELEASED_END_LAYER)))
+
+
 def default_layers(spec: ModeSpec, depth: int) -> tuple[int, ...]:
     """Public recipe: copy transfers every layer; distillation the first three quarters."""
     if spec.kind is Kind.COPY:
@@ -122,6 +131,8 @@ def build_plan(cfg: TransferConfig, student: VisionTransformer, teacher: VisionT
         layers = tuple(sorted(layer_map))
     elif cfg.layers.strip().lower() == "default":
         layers = default_layers(spec, s_depth)
+    elif cfg.layers.strip().lower() == "released":
+        layers = released_layers(s_depth)
     else:
         layers = resolve_indices(cfg.layers, s_depth, "transfer.layers")
     if not layers:
