@@ -106,6 +106,29 @@ def test_class_subset_maps_to_the_right_logits(tmp_path):
     assert restricted.argmax(1).tolist() == labels.tolist()
 
 
+def test_published_mce_is_normalised_by_alexnets_errors():
+    from attnxfer_core.evaluation.corruptions import ALEXNET_ERRORS, BENCHMARK, mce_alexnet, mean_corruption_error
+    from attnxfer_core.evaluation.posthoc import corruption_summary
+
+    assert sorted(ALEXNET_ERRORS) == sorted(BENCHMARK)
+    as_alexnet = {(n, s): 100 * (1 - ALEXNET_ERRORS[n]) for n in BENCHMARK for s in range(1, 6)}
+    assert mce_alexnet(as_alexnet) == pytest.approx(100.0)
+    half = {(n, s): 100 * (1 - ALEXNET_ERRORS[n] / 2) for n in BENCHMARK for s in range(1, 6)}
+    assert mce_alexnet(half) == pytest.approx(50.0)
+    partial = {k: v for k, v in half.items() if k != ("fog", 5)}  # fog lacks a severity: left out
+    partial.update({("fog", s): 0.0 for s in range(1, 5)})
+    assert mce_alexnet(partial) == pytest.approx(50.0)
+    assert mean_corruption_error(as_alexnet) == pytest.approx(100 * sum(ALEXNET_ERRORS.values()) / 15)
+
+    results = {f"corruptions/{n}/{s}": {"corruption": n, "severity": s, "top1": v} for (n, s), v in half.items()}
+    published = corruption_summary(results, imagenet_c=True)
+    assert published["mce"] == published["mce_alexnet"] == pytest.approx(50.0)
+    baseline = {k: {**m, "top1": 100 * (1 - ALEXNET_ERRORS[m["corruption"]] / 4)} for k, m in results.items()}
+    chosen = corruption_summary(results, baseline, imagenet_c=True)
+    assert chosen["mce"] == pytest.approx(200.0) and chosen["mce_alexnet"] == pytest.approx(50.0)
+    assert "mce_alexnet" not in corruption_summary(results)  # not ImageNet-C: no published normaliser
+
+
 def test_eval_cli_corruptions_saves_logits(finished, capsys):
     _, scratch, distill = finished
     assert main(["eval", str(scratch), "--sets", "clean,corruptions,clean_subset", "--baseline", str(distill),

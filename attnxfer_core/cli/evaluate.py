@@ -7,7 +7,7 @@ from pathlib import Path
 from attnxfer_core.evaluation.comparisons import attention_pictures, attention_similarity, ensemble, matched_accuracy
 from attnxfer_core.evaluation.posthoc import corruption_summary, evaluate_run, read_metrics
 from attnxfer_core.evaluation.sets import FAMILIES
-from attnxfer_core.runs.rundir import FINAL
+from attnxfer_core.runs.rundir import FINAL, RunDir
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -23,9 +23,12 @@ def evaluate(args: argparse.Namespace) -> int:
             if "corruption" not in m:
                 print(f"  {name:<24} top1 {m['top1']:6.2f}  top5 {m['top5']:6.2f}  nll {m['nll']:.3f}  "
                       f"ece {m['ece']:.3f}  n {m['n']}")
-        summary = corruption_summary(results, baseline)
+        imagenet_c = (RunDir(Path(run)).config() or {}).get("data", {}).get("dataset") == "imagefolder"
+        summary = corruption_summary(results, baseline, imagenet_c=imagenet_c)
         if summary:
-            print("  corruptions: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.items() if "/" not in k))
+            normaliser = "the baseline's errors" if baseline else ("AlexNet's (published)" if imagenet_c else None)
+            print("  corruptions: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.items() if "/" not in k)
+                  + (f" (mce normalised by {normaliser})" if normaliser else ""))
             print("  per corruption top1: "
                   + ", ".join(f"{k.split('/')[1]} {v:.1f}" for k, v in summary.items() if "/" in k))
     return 0

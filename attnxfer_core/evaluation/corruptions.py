@@ -117,6 +117,32 @@ def mce(model_top1: dict[tuple[str, int], float], baseline_top1: dict[tuple[str,
     return _mean_ratio(model, base, names)
 
 
+# AlexNet's top-1 error on each ImageNet-C benchmark corruption, averaged over the five severities: the
+# normaliser of the published mCE (Hendrycks & Dietterich, "Benchmarking Neural Network Robustness to Common
+# Corruptions and Perturbations", ICLR 2019; the values the ImageNet-C reference evaluation uses).
+ALEXNET_ERRORS = {
+    "gaussian_noise": 0.886428, "shot_noise": 0.894468, "impulse_noise": 0.922640, "defocus_blur": 0.819880,
+    "glass_blur": 0.826268, "motion_blur": 0.785948, "zoom_blur": 0.798360, "snow": 0.866816, "frost": 0.826572,
+    "fog": 0.819324, "brightness": 0.564592, "contrast": 0.853204, "elastic_transform": 0.646056,
+    "pixelate": 0.717840, "jpeg_compression": 0.606500,
+}
+SEVERITIES = 5
+
+
+def mce_alexnet(model_top1: dict[tuple[str, int], float]) -> float:
+    """The published mCE (percent): mean over the benchmark corruptions of the model's error summed over the
+    five severities divided by AlexNet's. Corruptions without all five severities are left out; NaN if none
+    is left (report the corruptions that were evaluated beside it)."""
+    complete = [n for n in BENCHMARK if sum(1 for (c, _s) in model_top1 if c == n) == SEVERITIES]
+    alexnet = {n: SEVERITIES * ALEXNET_ERRORS[n] for n in complete}
+    return _mean_ratio(corruption_errors(model_top1), alexnet, complete)
+
+
+def mean_corruption_error(model_top1: dict[tuple[str, int], float]) -> float:
+    """Unnormalised mean corruption error (percent): 100 - top-1, averaged over every set evaluated."""
+    return 100.0 - float(np.mean(list(model_top1.values()))) if model_top1 else float("nan")
+
+
 def _mean_ratio(num: dict[str, float], den: dict[str, float], names: Sequence[str]) -> float:
     """100 x mean of num/den over corruptions; a corruption with a zero denominator (a baseline
     at 0% error, or not degraded at all) is left out; NaN if none is left."""

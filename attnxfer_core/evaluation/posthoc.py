@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import torch
 
 from attnxfer_core.errors import UserError
-from attnxfer_core.evaluation.corruptions import BENCHMARK, mce, relative_mce
+from attnxfer_core.evaluation.corruptions import BENCHMARK, mce, mce_alexnet, mean_corruption_error, relative_mce
 from attnxfer_core.evaluation.sets import resolve_sets
 from attnxfer_core.metrics import classification_metrics, predict
 from attnxfer_core.runs.files import atomic_write_json, read_json_record
@@ -83,12 +83,23 @@ def corruption_top1(results: dict[str, dict], names: Sequence[str] = BENCHMARK) 
             if "corruption" in m and m["corruption"] in names}
 
 
-def corruption_summary(results: dict[str, dict], baseline: Optional[dict[str, dict]] = None) -> dict[str, float]:
-    """Mean corruption accuracy, per-corruption accuracy, and (with a baseline) mCE and relative mCE."""
+def corruption_summary(results: dict[str, dict], baseline: Optional[dict[str, dict]] = None,
+                       imagenet_c: bool = False) -> dict[str, float]:
+    """Mean corruption accuracy and error, per-corruption accuracy, and mCE.
+
+    ``mce`` is normalised by ``baseline``'s errors when one is given, else, on ImageNet-C
+    (``imagenet_c``: paper scale), by AlexNet's as published; ``mce_alexnet`` is the published one
+    whenever the sets are ImageNet-C's. Relative mCE needs a baseline with its clean subset.
+    """
     top1 = corruption_top1(results)
     if not top1:
         return {}
-    summary: dict[str, float] = {"mean_corruption_top1": sum(top1.values()) / len(top1)}
+    summary: dict[str, float] = {"mean_corruption_top1": sum(top1.values()) / len(top1),
+                                 "mean_corruption_error": mean_corruption_error(top1)}
+    if imagenet_c:
+        summary["mce_alexnet"] = mce_alexnet(top1)
+        if baseline is None:
+            summary["mce"] = summary["mce_alexnet"]
     for name in sorted({n for n, _ in top1}):
         accs = [a for (n, _), a in top1.items() if n == name]
         summary[f"top1/{name}"] = sum(accs) / len(accs)
