@@ -113,10 +113,17 @@ def _basis(rows: list[PlanRow], scale: str) -> str:
     return "rough: FLOPs at an assumed 50 GFLOP/s, no measured step times (attnxfer calibrate)"
 
 
+def batch_split(batch: int, micro: Optional[int], processes: int) -> str:
+    """``32x4x16``: images per forward/backward, passes accumulated per step, processes (GPUs)."""
+    share = batch // processes
+    micro = micro or share
+    return f"{micro}x{share // micro}x{processes}"
+
+
 def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: list[PlannedEnsemble]) -> str:
     lines = [f"study {study_name} at {scale} scale: {len(rows)} runs"]
     head = (f"{'run id':<24} {'varied values':<44} {'seed':>4} {'deps':<24} {'resources':<18} "
-            f"{'est. cost':>12} {'state':<7}")
+            f"{'micro x acc x procs':<19} {'est. cost':>12} {'state':<7}")
     lines += [head, "-" * len(head)]
     for row in rows:
         r = row.run
@@ -126,6 +133,7 @@ def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: lis
         deps = ",".join(d[:12] for d in r.deps) or "-"
         lines.append(
             f"{r.run_id:<24} {values[:44]:<44} {r.seed:>4} {deps[:24]:<24} {resources:<18} "
+            f"{batch_split(r.config.optim.batch_size, r.config.optim.micro_batch, max(1, res.gpus)):<19} "
             f"{format_cost(row.seconds, scale):>12} {row.state:<7}"
         )
     if ensembles:

@@ -138,7 +138,10 @@ class AugmentConfig:
 class OptimConfig:
     epochs: int = 10
     warmup_epochs: float = 1.0
-    batch_size: int = 128
+    batch_size: int = 128  # the effective batch of one optimizer step, over all processes
+    # images per process in one forward/backward: each process's share of batch_size is accumulated over
+    # share / micro_batch of them (None: one pass). Chosen to fit the GPU; see attnxfer plan.
+    micro_batch: Optional[int] = field(default=None, metadata=ADDED_LATER)
     blr: float = 5e-4  # base lr; lr = blr * batch_size / 256 unless lr is given
     lr: Optional[float] = None
     min_lr: float = 1e-6

@@ -32,6 +32,11 @@ def validate_config(cfg: RunConfig, prefix: str = "", world: int = 1) -> None:
     _check(o.epochs >= 1, f"{p}optim.epochs", f"must be >= 1, got {o.epochs}")
     _check(o.batch_size >= 1, f"{p}optim.batch_size", f"must be >= 1, got {o.batch_size}")
     _check(o.batch_size % world == 0, f"{p}optim.batch_size", f"{o.batch_size} is not divisible by {world} processes")
+    if o.micro_batch is not None:
+        share = o.batch_size // world
+        _check(o.micro_batch >= 1, f"{p}optim.micro_batch", f"must be >= 1 or none, got {o.micro_batch}")
+        _check(share % o.micro_batch == 0, f"{p}optim.micro_batch",
+               f"{o.micro_batch} does not divide a process's {share} images of optim.batch_size {o.batch_size}")
     for name in ("blr", "min_lr", "weight_decay", "warmup_epochs", "layer_decay", "beta1", "beta2"):
         _finite(getattr(o, name), f"{p}optim.{name}")
     _check(o.blr > 0, f"{p}optim.blr", f"must be > 0, got {o.blr}")

@@ -168,10 +168,12 @@ PAPER_AUGMENT = AugmentConfig(crop_padding=0, hflip=True, mixup=0.8, cutmix=1.0,
                               interpolation=Interpolation.BICUBIC, erasing_mode=ErasingMode.PIXEL)
 EFFECTIVE_BATCH = 2048
 FINETUNE_BATCH = 1024  # MAE's ViT-L fine-tuning
+MICRO_BATCH = 32  # images per GPU per forward/backward, as the authors ran ViT-L (64 GPUs x 32)
 
 
 def paper_optim(mode: Mode) -> OptimConfig:
-    """The recipe a paper-scale run of ``mode`` trains with.
+    """The recipe a paper-scale run of ``mode`` trains with (in micro-batches of 32 images per GPU,
+    accumulated to the effective batch over however many GPUs the run gets).
 
     Copy and distillation (and scratch, on distillation's column): the shared notes' recipe table, effective
     batch 2048, EMA 0.9999; copy's layer-wise decay groups the layers as the released code does. Fine-tuning
@@ -180,14 +182,14 @@ def paper_optim(mode: Mode) -> OptimConfig:
     """
     spec = spec_of(mode)
     if spec.init_from_teacher:
-        return OptimConfig(epochs=50, warmup_epochs=5, batch_size=FINETUNE_BATCH, blr=1e-3, min_lr=1e-6,
-                           layer_decay=0.75, beta2=0.999, weight_decay=0.05)
+        return OptimConfig(epochs=50, warmup_epochs=5, batch_size=FINETUNE_BATCH, micro_batch=MICRO_BATCH, blr=1e-3,
+                           min_lr=1e-6, layer_decay=0.75, beta2=0.999, weight_decay=0.05)
     if spec.kind is Kind.COPY:
-        return OptimConfig(epochs=100, warmup_epochs=5, batch_size=EFFECTIVE_BATCH, blr=1e-3, min_lr=2e-3,
-                           layer_decay=0.75, layer_decay_groups=LayerDecayGroups.RELEASED, beta2=0.999,
+        return OptimConfig(epochs=100, warmup_epochs=5, batch_size=EFFECTIVE_BATCH, micro_batch=MICRO_BATCH, blr=1e-3,
+                           min_lr=2e-3, layer_decay=0.75, layer_decay_groups=LayerDecayGroups.RELEASED, beta2=0.999,
                            weight_decay=0.05, ema_decay=0.9999)
-    return OptimConfig(epochs=200, warmup_epochs=20, batch_size=EFFECTIVE_BATCH, blr=1e-4, min_lr=1e-6,
-                       layer_decay=1.0, beta2=0.95, weight_decay=0.3, ema_decay=0.9999)
+    return OptimConfig(epochs=200, warmup_epochs=20, batch_size=EFFECTIVE_BATCH, micro_batch=MICRO_BATCH, blr=1e-4,
+                       min_lr=1e-6, layer_decay=1.0, beta2=0.95, weight_decay=0.3, ema_decay=0.9999)
 
 
 @functools.lru_cache(maxsize=None)

@@ -76,7 +76,7 @@ def run_problems(runs: Sequence[PlannedRun]) -> list[str]:
     checker = ShapeChecker()
     for run in runs:
         try:
-            validate_config(run.config)
+            validate_config(run.config, world=max(1, run.resources.gpus))  # the processes it will run on
             checker.check(run.config)
             method = run.values.get(METHOD)
             if run.role == "run" and method is not None and str(method) != run.config.transfer.mode.value:

@@ -23,6 +23,11 @@ from attnxfer_core.transfer.plan import TransferPlan
 class Task(Protocol):
     module: nn.Module  # what a training step calls (and DDP would wrap)
 
+    def mix(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Batch-level augmentation (mixup, cutmix) over a rank's whole batch, before it is split into
+        micro-batches, so that accumulation mixes the same pairs as one large batch."""
+        ...
+
     def losses(self, images: Tensor, labels: Tensor) -> dict[str, Optional[Tensor]]: ...
 
     def evaluate(
@@ -71,9 +76,10 @@ class ClassificationTask:
             SoftTargetCrossEntropy() if mixing else nn.CrossEntropyLoss(label_smoothing=augment.label_smoothing)
         )
 
+    def mix(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        return self.mixup(images, labels) if self.mixup is not None else (images, labels)
+
     def losses(self, images: Tensor, labels: Tensor) -> dict[str, Optional[Tensor]]:
-        if self.mixup is not None:
-            images, labels = self.mixup(images, labels)
         out = self.module(images)
         if isinstance(out, dict):
             logits, attn = out["logits"], out["attn_loss"]
@@ -157,6 +163,9 @@ class MAETask:
     def __init__(self, encoder: VisionTransformer, cfg: MAEConfig, seed: int) -> None:
         self.module = MaskedAutoencoder(encoder, cfg)
         self.seed = seed
+
+    def mix(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        return images, labels
 
     def losses(self, images: Tensor, labels: Tensor) -> dict[str, Optional[Tensor]]:
         loss = self.module(images)

@@ -93,6 +93,11 @@ class Trainer:
         self.optimizer, self.row_decays = build_optimizer(self.model, cfg.optim, task.frozen_rows())
         self.ema = ModelEmaV3(self.model, decay=cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.autocast = autocast_factory(cfg.precision, device)
+        share = cfg.optim.batch_size // ctx.world
+        self.micro = cfg.optim.micro_batch or share  # images per forward/backward on this process
+        if share % self.micro:
+            raise UserError(f"optim.micro_batch {self.micro} does not divide a process's {share} images")
+        self.accum = share // self.micro  # forward/backward passes per optimizer step
         self.steps_per_epoch = source.steps_per_epoch(cfg.optim.batch_size)
         if self.steps_per_epoch < 1:
             raise UserError(f"optim.batch_size {cfg.optim.batch_size} exceeds the {source.train_size} training images")
@@ -221,14 +226,21 @@ class Trainer:
         set_lr(self.optimizer, lr_at(step, self.total_steps, self.warmup_steps, self.cfg.optim))
         images = images.to(self.device, non_blocking=True)
         labels = labels.to(self.device, non_blocking=True)
-        with self.autocast():
-            terms = self.task.losses(images, labels)
-        values = {k: float(v.detach()) for k, v in terms.items() if v is not None}
-        for key in sorted(values, key=lambda k: k == "loss"):  # name the term, not the total, when one broke
-            if not math.isfinite(values[key]):
-                raise TrainingDiverged(step, key, values[key])
         self.optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        with self.autocast():
+            images, labels = self.task.mix(images, labels)  # over the whole batch, as one pass would
+        values: dict[str, float] = {}
+        for i, (x, y) in enumerate(zip(images.split(self.micro), labels.split(self.micro))):
+            with self._sync(i == self.accum - 1):
+                with self.autocast():
+                    terms = self.task.losses(x, y)
+                part = {k: float(v.detach()) for k, v in terms.items() if v is not None}
+                for key in sorted(part, key=lambda k: k == "loss"):  # name the term, not the total, when one broke
+                    if not math.isfinite(part[key]):
+                        raise TrainingDiverged(step, key, part[key])
+                (terms["loss"] if self.accum == 1 else terms["loss"] / self.accum).backward()
+            for key, value in part.items():  # equal micro-batches: the mean of their means is the batch's
+                values[key] = values.get(key, 0.0) + (value if self.accum == 1 else value / self.accum)
         if self.cfg.optim.clip_grad:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
         for decay in self.row_decays:
@@ -237,6 +249,11 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.model, step=step)
         return values
+
+    def _sync(self, last: bool):
+        """DDP averages gradients across processes once per optimizer step: on the last micro-batch."""
+        module = self.task.module
+        return nullcontext() if last or not hasattr(module, "no_sync") else module.no_sync()
 
     def evaluate(self, split: str = TEST) -> dict:
         bs = self.cfg.data.eval_batch_size
