@@ -8,14 +8,24 @@ import sys
 
 from attnxfer_core.cli.common import add_progress, progress_of
 from attnxfer_core.config import RunConfig, apply_overrides
+from attnxfer_core.training.distributed import init_from_launcher
 from attnxfer_core.training.execute import execute
 from attnxfer_core.training.signals import graceful_stop, received
 
 
 def train(args: argparse.Namespace) -> int:
     cfg = apply_overrides(RunConfig(), args.overrides)
-    with graceful_stop((signal.SIGTERM, signal.SIGUSR2, signal.SIGINT)):
-        result = execute(cfg, progress=progress_of(args))
+    ctx = init_from_launcher()  # several processes under torchrun or srun; else one
+    try:
+        with graceful_stop((signal.SIGTERM, signal.SIGUSR2, signal.SIGINT)):
+            result = execute(cfg, progress=progress_of(args))
+    finally:
+        if ctx.enabled:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if not ctx.is_main:
+        return 0 if result.finished else 3  # rank 0 reports
     if not result.finished:
         why = f"signal {received()}" if received() is not None else "exec.stop_after_steps"
         print(f"stopped by {why} at step {result.stopped_at}, checkpoint saved: {result.run_dir} "
