@@ -126,15 +126,14 @@ ALEXNET_ERRORS = {
     "fog": 0.819324, "brightness": 0.564592, "contrast": 0.853204, "elastic_transform": 0.646056,
     "pixelate": 0.717840, "jpeg_compression": 0.606500,
 }
-SEVERITIES = 5
 
 
 def mce_alexnet(model_top1: dict[tuple[str, int], float]) -> float:
     """The published mCE (percent): mean over the benchmark corruptions of the model's error summed over the
     five severities divided by AlexNet's. Corruptions without all five severities are left out; NaN if none
     is left (report the corruptions that were evaluated beside it)."""
-    complete = [n for n in BENCHMARK if sum(1 for (c, _s) in model_top1 if c == n) == SEVERITIES]
-    alexnet = {n: SEVERITIES * ALEXNET_ERRORS[n] for n in complete}
+    complete = [n for n in BENCHMARK if sum(1 for (c, _s) in model_top1 if c == n) == len(SEVERITIES)]
+    alexnet = {n: len(SEVERITIES) * ALEXNET_ERRORS[n] for n in complete}
     return _mean_ratio(corruption_errors(model_top1), alexnet, complete)
 
 
