@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from attnxfer_core.cli.common import add_progress, progress_of, study_parser, validated_study
-from attnxfer_core.config import ModelConfig, TeacherConfig, TeacherSource
+from attnxfer_core.config import ModelConfig, OptimConfig, TeacherConfig, TeacherSource
 from attnxfer_core.errors import RunLockedError
 from attnxfer_core.experiments.analyses import analyze as analyze_study
 from attnxfer_core.experiments.analyses import run_evaluations
@@ -113,11 +113,10 @@ def _basis(rows: list[PlanRow], scale: str) -> str:
     return "rough: FLOPs at an assumed 50 GFLOP/s, no measured step times (attnxfer calibrate)"
 
 
-def batch_split(batch: int, micro: Optional[int], processes: int) -> str:
+def batch_split(optim: OptimConfig, processes: int) -> str:
     """``32x4x16``: images per forward/backward, passes accumulated per step, processes (GPUs)."""
-    share = batch // processes
-    micro = micro or share
-    return f"{micro}x{share // micro}x{processes}"
+    micro, accum = optim.split(processes)
+    return f"{micro}x{accum}x{processes}"
 
 
 def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: list[PlannedEnsemble]) -> str:
@@ -133,7 +132,7 @@ def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: lis
         deps = ",".join(d[:12] for d in r.deps) or "-"
         lines.append(
             f"{r.run_id:<24} {values[:44]:<44} {r.seed:>4} {deps[:24]:<24} {resources:<18} "
-            f"{batch_split(r.config.optim.batch_size, r.config.optim.micro_batch, max(1, res.gpus)):<19} "
+            f"{batch_split(r.config.optim, max(1, res.gpus)):<19} "
             f"{format_cost(row.seconds, scale):>12} {row.state:<7}"
         )
     if ensembles:

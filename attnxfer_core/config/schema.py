@@ -156,6 +156,12 @@ class OptimConfig:
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else self.blr * self.batch_size / 256
 
+    def split(self, processes: int) -> tuple[int, int]:
+        """(images per forward/backward, passes accumulated per step) on each of ``processes``."""
+        share = self.batch_size // processes
+        micro = self.micro_batch or share
+        return micro, share // micro
+
 
 @dataclass(frozen=True)
 class TransferConfig:

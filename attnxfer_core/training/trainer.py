@@ -93,11 +93,8 @@ class Trainer:
         self.optimizer, self.row_decays = build_optimizer(self.model, cfg.optim, task.frozen_rows())
         self.ema = ModelEmaV3(self.model, decay=cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.autocast = autocast_factory(cfg.precision, device)
-        share = cfg.optim.batch_size // ctx.world
-        self.micro = cfg.optim.micro_batch or share  # images per forward/backward on this process
-        if share % self.micro:
-            raise UserError(f"optim.micro_batch {self.micro} does not divide a process's {share} images")
-        self.accum = share // self.micro  # forward/backward passes per optimizer step
+        # images per forward/backward on this process, and passes per optimizer step (validated in execute)
+        self.micro, self.accum = cfg.optim.split(ctx.world)
         self.steps_per_epoch = source.steps_per_epoch(cfg.optim.batch_size)
         if self.steps_per_epoch < 1:
             raise UserError(f"optim.batch_size {cfg.optim.batch_size} exceeds the {source.train_size} training images")
