@@ -8,6 +8,7 @@ uninterrupted run would.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -21,6 +22,7 @@ import submitit
 from attnxfer_core.config import RunConfig, from_dict, to_dict
 from attnxfer_core.errors import failure_line
 from attnxfer_core.evaluation.posthoc import evaluate_run
+from attnxfer_core.models.hub import hub_names, hub_offline
 from attnxfer_core.runs.rundir import RunDir, run_dir_of
 from attnxfer_core.training.distributed import init_from_submitit
 from attnxfer_core.training.execute import execute
@@ -88,7 +90,9 @@ class TrainJob(submitit.helpers.Checkpointable):
             rd.record_attempt(_job_id(), _now())
         try:
             wait_for_dependencies(self.dep_dirs)
-            with graceful_stop((signal.SIGUSR2,)) as previous:
+            # the submission checked that the weights it names are cached: jobs never wait on the network
+            offline = hub_offline() if hub_names([cfg]) else contextlib.nullcontext()
+            with offline, graceful_stop((signal.SIGUSR2,)) as previous:
                 result = execute(cfg, progress=False)
             if not result.finished and received() is not None:
                 # checkpoint is on disk: now let submitit requeue this job (it exits the process)

@@ -21,6 +21,7 @@ import submitit
 from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.resources import Resources
 from attnxfer_core.experiments.study import PlannedRun
+from attnxfer_core.models.hub import require_cached
 from attnxfer_core.runs.rundir import SUBMIT_LOCK, SUBMITIT, RunState, run_dir_of
 from slurm.job import QueueJob, TrainJob, job_config, record_submission
 from slurm.profiles import ClusterProfile
@@ -170,6 +171,7 @@ def submit_runs(
         if not todo:
             print("nothing to submit", file=out)
             return [], []
+        require_cached([by_id[rid].config for rid in todo])
         lvl = levels(runs, todo)
         if dry_run:
             for rid in sorted(todo, key=lambda r: (lvl[r], r)):

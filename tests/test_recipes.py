@@ -5,6 +5,7 @@ bicubic resampling and per-pixel random erasing on ImageFolder data, the layers 
 and MAE's fine-tuning recipe for the fine-tune baseline.
 """
 import pytest
+import torch
 from PIL import Image
 
 from attnxfer_core.config import (
@@ -68,6 +69,12 @@ def test_image_folder_resamples_and_erases_as_configured(tmp_path, interpolation
     assert erase.mode == mode.value
     resize = next(t for t in source.test.transform.transforms if type(t).__name__ == "Resize")
     assert str(resize.interpolation).split(".")[-1].lower() == interpolation.value
+    # what an exported model's timm config tells its users is what this evaluation does
+    pre, evals = source.preprocessing(), source.test.transform.transforms
+    norm = next(t for t in evals if type(t).__name__ == "Normalize")
+    assert pre["interpolation"] == interpolation.value and resize.size == int(32 / pre["crop_pct"])
+    assert torch.allclose(torch.as_tensor(norm.mean), torch.tensor(pre["mean"]))
+    assert torch.allclose(torch.as_tensor(norm.std), torch.tensor(pre["std"]))
 
 
 def test_the_released_codes_layers_and_the_readme_recipe_behind_a_switch():

@@ -67,9 +67,16 @@ class ImageFolderSource:
         self.eval_size = len(self.test_index)
         self.val_size = 0
         self.workers = workers
+        self.interpolation = augment.interpolation.value
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return self.train_size // batch_size
+
+    def preprocessing(self) -> dict:
+        from timm.data.constants import DEFAULT_CROP_MODE, DEFAULT_CROP_PCT, IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+
+        return {"mean": list(IMAGENET_DEFAULT_MEAN), "std": list(IMAGENET_DEFAULT_STD),
+                "interpolation": self.interpolation, "crop_pct": DEFAULT_CROP_PCT, "crop_mode": DEFAULT_CROP_MODE}
 
     def train_batches(
         self, epoch: int, batch_size: int, start_step: int, seed: int, rank: int = 0, world: int = 1

@@ -61,6 +61,11 @@ class DataSource(Protocol):
         """This rank's contiguous share of the test set (or of the validation split), in order."""
         ...
 
+    def preprocessing(self) -> dict:
+        """How evaluation images reach the model, in timm's data-config terms (mean, std, interpolation,
+        crop_pct, crop_mode): written with an exported model so that timm users feed it the same way."""
+        ...
+
 
 @dataclass
 class TensorSplit:
@@ -116,6 +121,11 @@ class InMemorySource:
 
     def normalize(self, images: Tensor) -> Tensor:
         return (images.float().div_(255) - self.mean) / self.std
+
+    def preprocessing(self) -> dict:
+        return {"mean": [round(v, 6) for v in self.mean.flatten().tolist()],
+                "std": [round(v, 6) for v in self.std.flatten().tolist()],
+                "interpolation": self.augment.interpolation.value, "crop_pct": 1.0, "crop_mode": "center"}
 
     def train_batches(
         self, epoch: int, batch_size: int, start_step: int, seed: int, rank: int = 0, world: int = 1

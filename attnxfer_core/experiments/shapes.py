@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-import timm
 import torch
 
 from attnxfer_core.attention.walk import check_supported
 from attnxfer_core.config import ModelConfig, RunConfig, TeacherConfig, TeacherSource, to_dict
 from attnxfer_core.data import dataset_entry
 from attnxfer_core.errors import ConfigError, UserError
+from attnxfer_core.models import hub
 from attnxfer_core.models.factory import create_vit
 from attnxfer_core.models.weights import OPTIONAL_PREFIXES, check_compatible
 from attnxfer_core.modes import spec_of
@@ -85,10 +85,8 @@ class ShapeChecker:
 
 
 def _timm_architecture(t: TeacherConfig, shape: dict, field: str) -> torch.nn.Module:
-    if not t.name or not timm.is_model(t.name):
-        raise ConfigError(f"{field}.name", f"unknown timm model {t.name!r}")
-    extra = {"img_size": t.model.img_size} if t.model.img_size else {}
-    model = timm.create_model(t.name, pretrained=False, num_classes=shape["num_classes"], weight_init="skip", **extra)
+    model = hub.create(t.name, pretrained=False, num_classes=shape["num_classes"], img_size=t.model.img_size,
+                       field=f"{field}.name", weight_init="skip")
     check_supported(model, f"{field}.name")
     return model
 

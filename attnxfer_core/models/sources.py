@@ -1,6 +1,7 @@
 """Weights sources: from ``teacher.source`` (or ``init.source``) to a timm ViT.
 
-Sources: timm pretrained names (paper scale; needs the hub or its cache), local
+Sources: timm pretrained names (registry, ``hf-hub:`` or ``local-dir:``; see
+:mod:`attnxfer_core.models.hub`), local
 checkpoint files (timm state dicts, safetensors, MAE ``{'model': ...}``), a
 random-init control, and teachers pretrained by the suite itself (a cached run of
 its own, see :mod:`attnxfer_core.config.pretraining`).
@@ -10,31 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional
 
-import timm
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
 from attnxfer_core.attention.walk import check_supported
 from attnxfer_core.config import RunConfig, TeacherConfig, TeacherSource
-from attnxfer_core.errors import ConfigError, UserError
+from attnxfer_core.errors import ConfigError
+from attnxfer_core.models import hub
 from attnxfer_core.models.factory import create_vit
 from attnxfer_core.models.weights import load_weights, read_state_dict
 
 
 def _from_timm(cfg: TeacherConfig, shape: dict, field: str) -> VisionTransformer:
-    if not cfg.name:
-        raise ConfigError(f"{field}.name", f"{field}.source=timm needs a pretrained model name")
-    if not timm.is_model(cfg.name):
-        raise ConfigError(f"{field}.name", f"unknown timm model {cfg.name!r}")
-    extra = {"img_size": cfg.model.img_size} if cfg.model.img_size else {}
-    try:
-        model = timm.create_model(cfg.name, pretrained=True, num_classes=shape["num_classes"], **extra)
-    except Exception as exc:  # hub and network errors come in many types
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"{field}.name: cannot fetch pretrained weights for {cfg.name} ({first}); offline, save them "
-            f"elsewhere and use {field}.source=file {field}.path=<file> {field}.model.arch=<arch>"
-        ) from None
+    model = hub.create(cfg.name, pretrained=True, num_classes=shape["num_classes"], img_size=cfg.model.img_size,
+                       field=f"{field}.name")
     check_supported(model, f"{field}.name")
     return model
 

@@ -54,6 +54,7 @@ SUMMARY = "summary.json"
 FAILURE = "failure.json"
 LOCK = "run.lock"
 WEIGHTS = "weights.pt"
+TIMM_EXPORT = "timm"  # the final weights as a timm folder (model.safetensors + timm's config.json)
 EVAL_WEIGHTS = "weights"  # folder of per-evaluation weights
 EVALS = "evals"  # folder of after-the-fact evaluations
 JOB = "job.json"
@@ -269,7 +270,7 @@ class RunDir:
         """Forget a previous attempt (``--force``): summary, checkpoint and metrics."""
         for name in (SUMMARY, CHECKPOINT, METRICS, WEIGHTS):
             (self.path / name).unlink(missing_ok=True)
-        for folder in (EVAL_WEIGHTS, EVALS):
+        for folder in (EVAL_WEIGHTS, EVALS, TIMM_EXPORT):
             if (self.path / folder).is_dir():
                 shutil.rmtree(self.path / folder)
 

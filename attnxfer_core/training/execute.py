@@ -31,12 +31,13 @@ from attnxfer_core.config.validate import validate_config
 from attnxfer_core.data import DataSource, build_source
 from attnxfer_core.data.source import derive_seed
 from attnxfer_core.errors import UserError, failure_line
-from attnxfer_core.models.factory import create_vit
+from attnxfer_core.models.export import export_timm
+from attnxfer_core.models.factory import create_vit, shape_kwargs
 from attnxfer_core.models.sources import build_from_source, build_teacher
 from attnxfer_core.models.weights import OPTIONAL_PREFIXES, load_weights, read_state_dict
 from attnxfer_core.modes import spec_of
 from attnxfer_core.runs.provenance import environment
-from attnxfer_core.runs.rundir import WEIGHTS, RunDir, run_dir_of
+from attnxfer_core.runs.rundir import TIMM_EXPORT, WEIGHTS, RunDir, run_dir_of
 from attnxfer_core.runs.shipped import find as find_shipped
 from attnxfer_core.runs.shipped import install as install_shipped
 from attnxfer_core.runs.tensors import save_tensors
@@ -226,8 +227,11 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         return RunResult(rd.path, {}, stopped_at=trainer.pos.global_step)
     if not ctx.is_main:
         return RunResult(rd.path, {})
-    weights = task.export(trainer.final_weights())
-    save_tensors(rd.path / WEIGHTS, weights)
+    final = trainer.final_weights()
+    save_tensors(rd.path / WEIGHTS, task.export(final))
+    export_timm(task.timm_model(final), rd.path / TIMM_EXPORT, arch=cfg.student.arch,
+                model_args=shape_kwargs(cfg.student, prepared.source.image_size, prepared.source.in_chans),
+                preprocessing=prepared.source.preprocessing(), tag=f"attnxfer-{prepared.run_id}")
     images = trainer.total_steps * cfg.optim.batch_size
     summary = {
         "status": "done",

@@ -41,6 +41,10 @@ class Task(Protocol):
 
     def export(self, weights: nn.Module) -> dict[str, Tensor]: ...
 
+    def timm_model(self, weights: nn.Module) -> nn.Module:
+        """The timm ViT within ``weights`` that a finished run hands on (written as a timm folder)."""
+        ...
+
     def trained_model(self) -> nn.Module:
         """The model whose parameters are optimised, with its own parameter names."""
         ...
@@ -153,6 +157,9 @@ class ClassificationTask:
     def export(self, weights: nn.Module) -> dict[str, Tensor]:
         return {k: v.detach().clone() for k, v in weights.state_dict().items()}
 
+    def timm_model(self, weights: nn.Module) -> nn.Module:
+        return weights
+
     def trained_model(self) -> nn.Module:
         return self.student
 
@@ -197,6 +204,9 @@ class MAETask:
     def export(self, weights: nn.Module) -> dict[str, Tensor]:
         """Only the encoder: a plain timm ViT state dict, loadable as a teacher."""
         return {k: v.detach().clone() for k, v in weights.encoder.state_dict().items()}
+
+    def timm_model(self, weights: nn.Module) -> nn.Module:
+        return weights.encoder
 
     def trained_model(self) -> nn.Module:
         return self.module
