@@ -100,3 +100,21 @@ def test_paper_recipes():
     assert (distill.optim.epochs, distill.optim.blr, distill.optim.weight_decay) == (200, 1e-4, 0.3)
     for run in (finetune, distill):
         assert run.augment.interpolation is Interpolation.BICUBIC and run.augment.erasing_mode is ErasingMode.PIXEL
+
+
+def test_randaugment_posterize_at_full_magnitude_never_raises(tmp_path):
+    """The paper's rand-m9-mstd0.5-inc1 reaches 0 kept bits; Pillow 13 refuses those (a crash a few steps
+    into a paper-scale run). The suite posterizes them as earlier Pillow did: to black."""
+    from attnxfer_core.data.imagefolder import ImageFolderSource
+
+    source = ImageFolderSource(DataConfig(dataset="imagefolder", root=str(_image_folder(tmp_path))),
+                               AugmentConfig(randaug="rand-m10-mstd0-inc1"), image_size=32, workers=0)
+    randaug = next(t for t in source.train.transform.transforms if hasattr(t, "ops"))
+    posterize = next(op for op in randaug.ops if op.name == "PosterizeIncreasing")
+    assert posterize.level_fn(10, posterize.hparams) == (0,)  # what timm asks for at the top magnitude
+    image = Image.new("RGB", (8, 8), color=(200, 100, 50))
+    black = posterize.aug_fn(image, 0)
+    assert black.getextrema() == ((0, 0), (0, 0), (0, 0))
+    assert posterize.aug_fn(image, 4).getpixel((0, 0)) == (192, 96, 48)
+    for _ in range(20):  # the whole train transform at full magnitude
+        source.train[0]

@@ -19,7 +19,7 @@ def test_run_writes_config_metrics_checkpoint_summary(tmp_path):
     result = execute(tiny_run(tmp_path, "transfer.mode=distill", "teacher.source=random"))
     assert result.finished and not result.cached
     assert _files(result.run_dir) == ["checkpoint.pt", "config.json", "metrics.jsonl", "run.lock", "summary.json",
-                                      "weights.pt"]
+                                      "tensorboard", "timing.json", "timm", "weights.pt"]
     config = json.loads((result.run_dir / "config.json").read_text())
     assert config["config"]["transfer"]["mode"] == "distill"
     records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -1,13 +1,21 @@
-"""Cluster commands: ``prefetch`` a study's named weights into the hub's cache, ``submit`` its runs
-(SLURM job arrays or local processes) and follow their ``status``."""
+"""Cluster commands: ``prefetch`` a study's named weights into the hub's cache, ``rehearse`` it (a few
+measured steps of every run), ``submit`` its runs (SLURM job arrays or local processes) and follow their
+``status``."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+from pathlib import Path
 
-from attnxfer_core.cli.common import study_parser, validated_study
+from attnxfer_core.bench import rehearse as rh
+from attnxfer_core.cli.common import command_line, study_parser, validated_study
+from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import select_runs
+from attnxfer_core.experiments.validation import run_problems
 from attnxfer_core.models.hub import hub_names, load_each
+from attnxfer_core.runs.files import atomic_write_json
+from attnxfer_core.runs.provenance import environment
 from slurm.profiles import load_profile, with_flags
 from slurm.status import format_status
 from slurm.submit import EXECUTORS, current_status, submit_runs
@@ -42,6 +50,47 @@ def prefetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def rehearse(args: argparse.Namespace) -> int:
+    """Train every run of the study a few steps (real models and recipes, synthetic images) and predict
+    the sweep's wall time and GPU-hours from what was measured."""
+    if args.steps < 1 or args.classes < 1:
+        raise UserError(f"--{'steps' if args.steps < 1 else 'classes'} must be >= 1")
+    profile = with_flags(load_profile(args.profile), partition=args.partition, account=args.account, qos=args.qos,
+                         array_parallelism=args.array_parallelism, hours=args.hours)
+    study, runs = validated_study(args)
+    runs = select_runs(runs, args.where or [])
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    root = Path(args.out or Path(runs[0].config.exec.runs_root) / "rehearsals" / f"{study.name}-{args.scale}-{stamp}")
+    data_root = root / "data"
+    trials, measured_by = rh.rehearsals(runs, data_root, root / "runs", args.steps)
+    problems = run_problems(trials)
+    if problems:
+        raise UserError(f"rehearsal of {study.name}: {len(problems)} invalid run(s): " + "; ".join(problems[:3]))
+    per_class = rh.per_class(args.classes, rh.images_needed(trials, args.steps))
+    print(f"rehearsing {len(runs)} runs of {study.name} ({args.scale}) as {len(trials)} distinct rehearsals of "
+          f"{rh.WARMUP}+{args.steps} steps; images: {args.classes} classes x {per_class} in {data_root}")
+    rh.make_image_folder(data_root, args.classes, per_class)
+    _, jobs = submit_runs(trials, args.executor, profile)
+    failures = []
+    for job in jobs:
+        try:
+            job.result()
+        except Exception as exc:  # a failed rehearsal is reported with its run, not raised
+            failures.append(str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__)
+    by_id = {t.run_id: t for t in trials}
+    rows = [rh.prediction(run, rh.read_timing(by_id[measured_by[run.run_id]]), args.scale) for run in runs]
+    print(rh.format_report(rows))
+    for failure in failures:
+        print(f"failed: {failure}")
+    record = {"study": study.name, "scale": args.scale, "steps": args.steps, "warmup": rh.WARMUP,
+              "classes": args.classes, "command": command_line(args), "rows": rows, "failures": failures,
+              **environment()}
+    for path in [root / "rehearsal.json", *([Path(args.json)] if args.json else [])]:
+        atomic_write_json(path, record)
+        print(f"wrote {path}")
+    return 1 if failures or not all(r["measured"] for r in rows) else 0
+
+
 def status(args: argparse.Namespace) -> int:
     study, runs = validated_study(args)
     states = current_status(runs)
@@ -51,15 +100,20 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
-    parser = study_parser(sub, "submit", "submit a study's unfinished runs (SLURM job arrays, or local processes)",
-                          where=True)
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    """Where jobs go: the executor and the profile's fields that flags override (submit and rehearse)."""
     parser.add_argument("--executor", choices=EXECUTORS, default="slurm")
     parser.add_argument("--profile", help="cluster profile: slurm/profiles/NAME.json or a path")
     parser.add_argument("--partition")
     parser.add_argument("--account")
     parser.add_argument("--qos")
     parser.add_argument("--array-parallelism", type=int, help="tasks of one array at once (local: parallel queues)")
+
+
+def register(sub) -> None:
+    parser = study_parser(sub, "submit", "submit a study's unfinished runs (SLURM job arrays, or local processes)",
+                          where=True)
+    _cluster_options(parser)
     parser.add_argument("--gpus-per-run", type=int, help="override each run's GPUs per node")
     parser.add_argument("--mem-gb", type=int)
     parser.add_argument("--hours", type=float, help="job time limit (longer runs requeue themselves)")
@@ -70,5 +124,15 @@ def register(sub) -> None:
                           "hub's cache, on a node with internet, so that its jobs run offline", where=True)
     parser.add_argument("--check", action="store_true", help="only check the cache, with the hub offline")
     parser.set_defaults(handler=prefetch)
+    parser = study_parser(sub, "rehearse", "train every run of a study a few steps (real models and recipes, "
+                          "synthetic ImageNet-layout images) and predict its GPU-hours from the measurement",
+                          where=True)
+    parser.add_argument("--steps", type=int, default=10, help=f"timed steps per run (after {rh.WARMUP} untimed)")
+    parser.add_argument("--classes", type=int, default=1000, help="class folders of the synthetic images")
+    _cluster_options(parser)
+    parser.add_argument("--hours", type=float, help="job time limit")
+    parser.add_argument("--out", help="rehearsal folder (default: RUNS_ROOT/rehearsals/STUDY-SCALE-TIME)")
+    parser.add_argument("--json", help="also write the report here (e.g. results/perf/rehearsal_main_paper.json)")
+    parser.set_defaults(handler=rehearse)
     study_parser(sub, "status", "per run: done / running / pending / stopped / failed / not started, job id, "
                  "restarts, epoch, error").set_defaults(handler=status)

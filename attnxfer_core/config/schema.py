@@ -234,6 +234,8 @@ class ExecConfig:
     # when their recipe matches. "": <checkout>/results/teachers.
     shipped_root: str = ""
     cache_root: str = ""  # generated evaluation sets (corruptions); default: <runs_root>/.cache
+    tensorboard: bool = True  # TensorBoard event files in RUN/tensorboard/, mirroring metrics.jsonl
+    wandb: bool = False  # also an offline W&B run keyed by the run id (WANDB_PROJECT, WANDB_MODE respected)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ def validate_config(cfg: RunConfig, prefix: str = "", world: int = 1) -> None:
     if e.threads is not None:
         _check(e.threads >= 1, f"{p}exec.threads", f"must be >= 1, got {e.threads}")
     _check(e.checkpoint_every_steps >= 0, f"{p}exec.checkpoint_every_steps", "must be >= 0")
+    if e.wandb:
+        try:
+            import wandb  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"{p}exec.wandb", "needs the wandb package: pip install wandb") from None
 
     for name, source in pretrained_sources(cfg):
         validate_config(pretrain_run(source, cfg.exec), prefix=f"{p}{name}.pretrain:", world=world)

@@ -28,6 +28,32 @@ class _OrderSampler(Sampler[int]):
         return len(self.order)
 
 
+def posterize_keep_zero(img, bits_to_keep, **_):
+    """Posterize as the Pillow of the paper's time did: keeping 0 bits gives a black image.
+
+    timm's RandAugment ("inc1" variants) asks for 0 bits at the top magnitudes; Pillow 13 refuses
+    that with a ValueError, which would end a paper-scale run a few steps in (found by
+    ``attnxfer rehearse``). Older Pillow computed the mask ~(2**8 - 1), i.e. all bits cleared.
+    """
+    from PIL import Image, ImageOps
+
+    if bits_to_keep >= 8:
+        return img
+    if bits_to_keep <= 0:
+        return Image.new(img.mode, img.size)
+    return ImageOps.posterize(img, bits_to_keep)
+
+
+def _fix_posterize(transform) -> None:
+    """Swap timm's posterize for :func:`posterize_keep_zero` inside a composed train transform."""
+    from timm.data import auto_augment
+
+    for t in getattr(transform, "transforms", []):
+        for op in getattr(t, "ops", []):
+            if getattr(op, "aug_fn", None) is auto_augment.posterize:
+                op.aug_fn = posterize_keep_zero
+
+
 class ImageFolderSource:
     def __init__(self, cfg: DataConfig, augment: AugmentConfig, image_size: int, workers: int) -> None:
         from timm.data import create_transform
@@ -51,6 +77,7 @@ class ImageFolderSource:
             interpolation=augment.interpolation.value,
             hflip=0.5 if augment.hflip else 0.0,
         )
+        _fix_posterize(train_tf)
         eval_tf = create_transform(image_size, is_training=False, interpolation=augment.interpolation.value)
         self.train = ImageFolder(str(root / "train"), transform=train_tf)
         self.test = ImageFolder(str(root / "val"), transform=eval_tf)

@@ -54,6 +54,9 @@ SUMMARY = "summary.json"
 FAILURE = "failure.json"
 LOCK = "run.lock"
 WEIGHTS = "weights.pt"
+TIMING = "timing.json"  # this attempt's step time, data wait and peak memory (not part of the results)
+TENSORBOARD = "tensorboard"  # TensorBoard event files, rebuilt from the metrics log at every attempt
+WANDB = "wandb"  # W&B's offline run folders (exec.wandb)
 TIMM_EXPORT = "timm"  # the final weights as a timm folder (model.safetensors + timm's config.json)
 EVAL_WEIGHTS = "weights"  # folder of per-evaluation weights
 EVALS = "evals"  # folder of after-the-fact evaluations
@@ -268,9 +271,9 @@ class RunDir:
 
     def clear_results(self) -> None:
         """Forget a previous attempt (``--force``): summary, checkpoint and metrics."""
-        for name in (SUMMARY, CHECKPOINT, METRICS, WEIGHTS):
+        for name in (SUMMARY, CHECKPOINT, METRICS, WEIGHTS, TIMING):
             (self.path / name).unlink(missing_ok=True)
-        for folder in (EVAL_WEIGHTS, EVALS, TIMM_EXPORT):
+        for folder in (EVAL_WEIGHTS, EVALS, TIMM_EXPORT, TENSORBOARD):
             if (self.path / folder).is_dir():
                 shutil.rmtree(self.path / folder)
 

@@ -19,7 +19,7 @@ import torch
 from timm.utils import ModelEmaV3
 from torch import Tensor, nn
 
-from attnxfer_core.config import Precision, RunConfig
+from attnxfer_core.config import Precision, RunConfig, run_id
 from attnxfer_core.data.source import TEST, VAL, DataSource, derive_seed
 from attnxfer_core.errors import UserError
 from attnxfer_core.modes import Kind
@@ -29,6 +29,8 @@ from attnxfer_core.training.distributed import SINGLE, DistContext, all_mean
 from attnxfer_core.training.objectives import Task
 from attnxfer_core.training.optim import build_optimizer, lr_at, set_lr
 from attnxfer_core.training.signals import STOP
+from attnxfer_core.training.timing import StepTimer
+from attnxfer_core.training.trackers import trackers_for
 
 
 class TrainingDiverged(UserError):
@@ -101,6 +103,8 @@ class Trainer:
         self.total_steps = cfg.optim.epochs * self.steps_per_epoch
         self.warmup_steps = round(cfg.optim.warmup_epochs * self.steps_per_epoch)
         self.pos = Position()
+        self.trackers = trackers_for(cfg, run_dir, run_id(cfg), ctx.is_main)
+        self.timer = StepTimer(device)
 
     # -- checkpoint ------------------------------------------------------------------
 
@@ -113,12 +117,16 @@ class Trainer:
     def save(self) -> None:
         if self.ctx.is_main:
             save_tensors(self.run_dir.file(CHECKPOINT), self.state())
+            if self.trackers is not None:
+                self.trackers.flush()
+            self.timer.write(self.run_dir, self.micro * self.accum)
 
     def resume(self) -> bool:
         """Load the run dir's checkpoint if there is one; metrics after it are dropped."""
         if not self.run_dir.has_checkpoint():
             if self.ctx.is_main:
                 self.run_dir.truncate_metrics(0)
+            self._start_trackers()
             return False
         state = load_tensors(self.run_dir.file(CHECKPOINT))
         self.model.load_state_dict(state["model"])
@@ -128,11 +136,18 @@ class Trainer:
         self.pos = Position(**{f: state[f] for f in Position.__dataclass_fields__})
         if self.ctx.is_main:
             self.run_dir.truncate_metrics(self.pos.metrics_count)
+        self._start_trackers()
         return True
+
+    def _start_trackers(self) -> None:
+        if self.trackers is not None:
+            self.trackers.start(self.run_dir.metrics())
 
     def log(self, record: dict) -> None:
         if self.ctx.is_main:
             self.run_dir.append_metrics([record])
+            if self.trackers is not None:
+                self.trackers.log(record)
         self.pos.metrics_count += 1
 
     # -- loop ------------------------------------------------------------------------
@@ -158,10 +173,11 @@ class Trainer:
             while self.pos.epoch < cfg.optim.epochs:
                 started = time.perf_counter()
                 epoch = self.pos.epoch
-                for images, labels in self.source.train_batches(
+                for images, labels in self.timer.wrap(self.source.train_batches(
                     epoch, cfg.optim.batch_size, self.pos.step_in_epoch, cfg.seed, self.ctx.rank, self.ctx.world
-                ):
+                )):
                     terms = self.train_step(images, labels)
+                    self.timer.step_done()
                     for key, value in terms.items():
                         self.pos.pending[key] = self.pos.pending.get(key, 0.0) + value
                     self.pos.pending_steps += 1
@@ -195,6 +211,8 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+            if self.trackers is not None:
+                self.trackers.close()
         return [r for r in self.run_dir.metrics() if r.get("kind") in ("eval", "test")] if self.ctx.is_main else []
 
     def _log_train(self, epoch: int) -> None:
