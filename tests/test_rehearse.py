@@ -41,6 +41,14 @@ def test_rehearsal_measures_every_run_and_predicts_the_sweep(tmp_path, capsys):
         assert expected / 3600 <= row["wall_hours"] < 1.1 * expected / 3600 + 1  # training plus evaluations
         assert abs(row["gpu_hours"] - 16 * row["wall_hours"]) < 1e-6
         assert abs(row["flops_gpu_hours"] - estimate(run.config, "paper").seconds / 3600) < 1e-9
+    # plan takes the measurement in place of its FLOP guess
+    plan = ["plan", "main", *TINY, f"exec.runs_root={tmp_path}/runs", "--scale", "paper"]
+    assert cli_main([*plan, "--rehearsal", str(tmp_path / "report.json")]) == 0
+    out = capsys.readouterr().out
+    total = sum(row["gpu_hours"] for row in report["rows"])
+    assert "4 of 4 runs measured by attnxfer rehearse" in out and f"estimated {total:.0f} GPU-h" in out
+    assert cli_main([*plan, "--rehearsal", str(tmp_path / "nope.json")]) == 2
+    assert "--rehearsal" in capsys.readouterr().err
     # each rehearsal kept the real run's recipe: only data, batch split, execution and weights differ
     for config_file in (tmp_path / "r" / "runs").glob("*/config.json"):
         rehearsal = from_dict(RunConfig, json.loads(config_file.read_text())["config"])

@@ -9,13 +9,14 @@ from typing import Optional, Sequence
 
 from attnxfer_core.cli.common import add_progress, progress_of, study_parser, validated_study
 from attnxfer_core.config import ModelConfig, OptimConfig, TeacherConfig, TeacherSource
-from attnxfer_core.errors import RunLockedError
+from attnxfer_core.errors import RunLockedError, UserError
 from attnxfer_core.experiments.analyses import analyze as analyze_study
 from attnxfer_core.experiments.analyses import run_evaluations
 from attnxfer_core.experiments.cost import estimate, evaluation_seconds, format_cost, measured_step_times
 from attnxfer_core.experiments.scales import EMBEDDED, PAPER
 from attnxfer_core.experiments.study import PlannedEnsemble, PlannedRun, Study, select_runs
 from attnxfer_core.modes import spec_of
+from attnxfer_core.runs.files import read_json_record
 from attnxfer_core.runs.rundir import run_dir_of
 from attnxfer_core.runs.shipped import find as find_shipped
 from attnxfer_core.training.execute import execute
@@ -94,16 +95,38 @@ def run_seconds(study: Study, run: PlannedRun, scale: str) -> tuple[float, bool]
     return cost.seconds + after, cost.measured
 
 
-def plan_rows(study: Study, runs: Sequence[PlannedRun], scale: str) -> list[PlanRow]:
+def plan_rows(study: Study, runs: Sequence[PlannedRun], scale: str,
+              rehearsal: Optional[dict] = None) -> list[PlanRow]:
+    """Per run its state and estimated cost; a rehearsal's measured GPU-hours replace the FLOP guess
+    for the runs it measured."""
+    measured_gpu_hours = {row["run_id"]: row["gpu_hours"] for row in (rehearsal or {}).get("rows", [])
+                          if row.get("measured")}
     rows = []
     for r in runs:
         seconds, measured = run_seconds(study, r, scale)
+        if r.run_id in measured_gpu_hours:
+            seconds, measured = measured_gpu_hours[r.run_id] * 3600, True
         rows.append(PlanRow(r, _plan_state(r), seconds, measured))
     return rows
 
 
-def _basis(rows: list[PlanRow], scale: str) -> str:
+def read_rehearsal(path: str, study: str, scale: str) -> dict:
+    """A report of ``attnxfer rehearse`` for this study and scale, or one clear error."""
+    record = read_json_record(Path(path))
+    if record is None:
+        raise UserError(f"--rehearsal: {path} is not a rehearsal report (missing or not JSON)")
+    if (record.get("study"), record.get("scale")) != (study, scale):
+        raise UserError(f"--rehearsal: {path} rehearsed {record.get('study')} at {record.get('scale')} scale, "
+                        f"not {study} at {scale}")
+    return record
+
+
+def _basis(rows: list[PlanRow], scale: str, rehearsal: Optional[dict] = None) -> str:
     if scale != EMBEDDED:
+        if rehearsal is not None:
+            device = next((r.get("device_name") for r in rehearsal["rows"] if r.get("measured")), "?")
+            return (f"{sum(row.measured for row in rows)} of {len(rows)} runs measured by attnxfer rehearse "
+                    f"at {rehearsal.get('code_version', '?')} on {device}, the rest FLOPs at 100 TFLOP/s per GPU")
         return "FLOPs at 100 TFLOP/s per GPU"
     times = measured_step_times()
     if times is not None and all(row.measured for row in rows):
@@ -119,7 +142,8 @@ def batch_split(optim: OptimConfig, processes: int) -> str:
     return f"{micro}x{accum}x{processes}"
 
 
-def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: list[PlannedEnsemble]) -> str:
+def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: list[PlannedEnsemble],
+                rehearsal: Optional[dict] = None) -> str:
     lines = [f"study {study_name} at {scale} scale: {len(rows)} runs"]
     head = (f"{'run id':<24} {'varied values':<44} {'seed':>4} {'deps':<24} {'resources':<18} "
             f"{'micro x acc x procs':<19} {'est. cost':>12} {'state':<7}")
@@ -146,7 +170,7 @@ def format_plan(study_name: str, scale: str, rows: list[PlanRow], ensembles: lis
     lines.append(f"whole study: {len(trained)} runs to train from nothing, estimated "
                  f"{format_cost(sum(r.seconds for r in trained), scale)}; to run here: {len(todo)}, estimated "
                  f"{format_cost(sum(r.seconds for r in todo), scale)}")
-    lines.append(f"(basis: {_basis(rows, scale)}; a run shared with another study is trained once)")
+    lines.append(f"(basis: {_basis(rows, scale, rehearsal)}; a run shared with another study is trained once)")
     return "\n".join(lines)
 
 
@@ -185,7 +209,9 @@ def model_lines(runs: Sequence[PlannedRun]) -> list[str]:
 def plan(args: argparse.Namespace) -> int:
     study, runs = validated_study(args)
     ensembles = study.expand_ensembles(args.scale, runs, seeds=args.seeds)
-    print(format_plan(study.name, args.scale, plan_rows(study, runs, args.scale), ensembles))
+    rehearsal = read_rehearsal(args.rehearsal, study.name, args.scale) if args.rehearsal else None
+    rows = plan_rows(study, runs, args.scale, rehearsal)
+    print(format_plan(study.name, args.scale, rows, ensembles, rehearsal))
     print("\n".join(model_lines(runs)))
     if study.references:
         print("paper reference numbers: " + "; ".join(
@@ -253,8 +279,10 @@ def analyze(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     sub.add_parser("studies", help="list the registered studies with their paper figure and run counts").set_defaults(
         handler=list_studies)
-    study_parser(sub, "plan", "print what a study would run (ids, values, deps, resources, cost, state)").set_defaults(
-        handler=plan)
+    parser = study_parser(sub, "plan", "print what a study would run (ids, values, deps, resources, cost, state)")
+    parser.add_argument("--rehearsal", help="a report of attnxfer rehearse: its measured GPU-hours replace the "
+                        "FLOP guess for the runs it measured")
+    parser.set_defaults(handler=plan)
     parser = study_parser(sub, "run", "train a study's unfinished runs in this process (embedded scale)", where=True)
     add_progress(parser)
     parser.add_argument("--train-only", action="store_true",
