@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Optional
 
+from attnxfer_core.config.bounds import bounded, check_bounds
 from attnxfer_core.errors import ConfigError, UserError
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
@@ -20,11 +21,11 @@ class ClusterProfile:
     partition: Optional[str] = None  # SLURM partition (None: the cluster's default)
     account: Optional[str] = None
     qos: Optional[str] = None
-    array_parallelism: int = 64  # at most this many tasks of one array run at once
-    gpus_per_run: Optional[int] = None  # override every run's GPU count (per node)
-    cpus_per_task: Optional[int] = None  # default: the run's cpus_per_gpu (or 2 on CPU-only runs)
-    mem_gb: Optional[int] = None  # per node; default: the run's resources
-    hours: Optional[float] = None  # job time limit; longer runs requeue themselves
+    array_parallelism: int = bounded(64, ge=1)  # at most this many tasks of one array run at once
+    gpus_per_run: Optional[int] = bounded(None, ge=0)  # override every run's GPU count (per node)
+    cpus_per_task: Optional[int] = bounded(None, ge=1)  # default: the run's cpus_per_gpu (or 2 on CPU-only runs)
+    mem_gb: Optional[int] = bounded(None, ge=1)  # per node; default: the run's resources
+    hours: Optional[float] = bounded(None, gt=0)  # job time limit; longer runs requeue themselves
     constraint: Optional[str] = None  # e.g. a GPU type feature
     exclude: Optional[str] = None  # nodes to avoid
     additional: dict = field(default_factory=dict)  # any other sbatch option, e.g. {"mail-type": "END"}
@@ -47,7 +48,14 @@ def load_profile(name_or_path: Optional[str]) -> ClusterProfile:
     for key in data:
         if key not in known:
             raise ConfigError(f"profile.{key}", f"unknown field in {path}")
-    return ClusterProfile(**data)
+    try:
+        profile = ClusterProfile(**data)
+        check_bounds(profile, "profile.")
+    except TypeError as exc:
+        raise UserError(f"cluster profile {path}: {exc}") from None
+    except ConfigError as exc:
+        raise UserError(f"cluster profile {path}: {exc}") from None
+    return profile
 
 
 def with_flags(profile: ClusterProfile, **flags) -> ClusterProfile:

@@ -1,6 +1,8 @@
 """attnxfer rehearse: the paper-scale study's real runs, a few steps each on synthetic ImageNet-layout images."""
 import json
 
+import pytest
+
 from attnxfer_core.cli import main as cli_main
 from attnxfer_core.config import RunConfig, TeacherSource, from_dict, to_dict
 from attnxfer_core.experiments.cost import estimate
@@ -71,8 +73,9 @@ def test_rehearsal_of_a_timm_teacher_keeps_its_architecture():
 
 
 def test_bad_rehearsal_options_are_refused(tmp_path, capsys):
-    assert cli_main(["rehearse", "main", f"exec.runs_root={tmp_path}/runs", "--steps", "0"]) == 2
-    assert "--steps" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["rehearse", "main", f"exec.runs_root={tmp_path}/runs", "--steps", "0"])
+    assert "--steps: must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
 

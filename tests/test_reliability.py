@@ -2,6 +2,7 @@
 losses; two launches of one run; concurrent readers; the kill-anywhere harness."""
 import gzip
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -105,6 +106,13 @@ BAD_INPUTS = [
      "SLURM"),
     ("unknown executor", lambda w: ["submit", "main", "--executor", "mars"], "--executor"),
     ("missing cluster profile", lambda w: ["submit", "main", "--profile", "nowhere"], "cluster profile not found"),
+    ("a ViT with no blocks", lambda w: _t("student.depth=0"), "student.depth"),
+    ("a head listed three times", lambda w: _t(*DISTILL, "transfer.heads=0,0,0"), "transfer.heads"),
+    ("a teacher file that is no checkpoint",
+     lambda w: _t("transfer.mode=distill", "teacher.source=file", "teacher.path=/etc/passwd"), "not a checkpoint"),
+    ("dry run with zero parallelism", lambda w: ["submit", "main", "--array-parallelism", "0", "--dry-run"],
+     "--array-parallelism"),
+    ("dry run with negative memory", lambda w: ["submit", "main", "--mem-gb", "-3", "--dry-run"], "--mem-gb"),
 ]
 
 
@@ -123,6 +131,7 @@ def test_bad_input_is_refused_in_one_line_touching_nothing(world, capsys, monkey
     before = _snapshot(world)
     with (pytest.raises(SystemExit)
           if args[0] in ("fly",) or "--scale" in args or "--executor" in args and "mars" in args
+          or "--dry-run" in args
           else _nullcontext()):
         code = main(args)
         assert code != 0
@@ -263,3 +272,94 @@ def test_kill_anywhere_short(tmp_path):
     report = kill_test(kills=4, seed=3, workdir=tmp_path)
     print(f"kills survived: {report.kills}, mismatches: {len(report.mismatches)}")
     assert report.kills == 4 and report.mismatches == [] and report.half_written == []
+
+
+# The README's "Errors you may see" table: each row's message, and the input that prints it here
+# (or, for a row that needs a cluster, a second process or a diverging run, the words the code must hold).
+README_ERRORS = [
+    ("error: transfer.mode: unknown value 'bogus'; choose one of: ...", lambda w: _t("transfer.mode=bogus")),
+    ("error: optim.lr: expected a number, got 'abc'", lambda w: _t("optim.lr=abc")),
+    ("error: optim.nope: unknown config key", lambda w: _t("optim.nope=1")),
+    ("error: student.depth: must be in [1, 4096], got 0", lambda w: _t("student.depth=0")),
+    ("error: transfer.layers: index 9 out of range for 4 (valid: -4..3)", lambda w: _t(*COPY, "transfer.layers=9")),
+    ("error: transfer.heads: index 0 is listed twice (as 0); list each index once",
+     lambda w: _t(*COPY, "transfer.heads=0,0,0")),
+    ("error: transfer.layer_map: student has 4 layers, teacher 2; give a map ...",
+     lambda w: _t(*DISTILL, "teacher.model.depth=2")),
+    ("error: transfer.head_map: student has 4 heads, teacher 2; ...",
+     lambda w: _t(*DISTILL, "teacher.model.num_heads=2")),
+    ("error: teacher.model: student has 16 patches per image, teacher 64; ...",
+     lambda w: _t(*DISTILL, "teacher.model.patch_size=4")),
+    ("error: transfer.weight: must be >= 0", lambda w: _t(*DISTILL, "transfer.weight=-1")),
+    ("error: student.arch: unknown timm model", lambda w: _t("student.arch=vit_nope")),
+    ("error: teacher.name: cannot load the weights of NAME (...); ...",
+     lambda w: _t("transfer.mode=distill", "teacher.source=timm", "teacher.name=hf-hub:acme/none")),
+    ("error: teacher.name: 'local-dir:...': .../config.json does not exist ...",
+     lambda w: _t("transfer.mode=distill", "teacher.source=timm", f"teacher.name=local-dir:{w}/files/absent")),
+    ("error: ... weight ... has shape ... the checkpoint is for a different architecture",
+     lambda w: _t("transfer.mode=distill", "teacher.source=file", f"teacher.path={w}/files/wide.pth")),
+    ("error: cannot load checkpoint ...: the file is truncated or corrupt ...",
+     lambda w: _t("transfer.mode=distill", "teacher.source=file", f"teacher.path={w}/files/truncated.pth")),
+    ("error: cannot load checkpoint ...: not a checkpoint: neither a torch file nor safetensors ...",
+     lambda w: _t("transfer.mode=distill", "teacher.source=file", "teacher.path=/etc/passwd")),
+    ("error: cannot load checkpoint ...: it holds objects other than tensors and plain values ...",
+     lambda w: _t("transfer.mode=distill", "teacher.source=file", f"teacher.path={w}/files/evil.pth")),
+    ("error: Fashion-MNIST directory not found: ...",
+     lambda w: _t("data.dataset=fashion_mnist", f"data.root={w}/files/absent")),
+    ("error: ... is truncated or corrupt", lambda w: _t("data.dataset=fashion_mnist", f"data.root={w}/files/fm")),
+    ("error: cannot create run directory ...", lambda w: _t("exec.runs_root=/proc/attnxfer-cannot-write")),
+    ("error: run ... is already being trained by another process", ("is already being trained by another process",)),
+    ("error: loss term 'attn' became nan at step 7; last good checkpoint kept",
+     ("loss term '{term}' became {value} at step {step}; last good checkpoint kept",)),
+    ("error: unknown study 'nope'", lambda w: ["plan", "nope"]),
+    ("error: study layers has ... invalid run(s), nothing was started: ...",
+     lambda w: ["plan", "layers", "transfer.heads=9"]),
+    ("error: attnxfer submit: argument --mem-gb: must be >= 1, got -3 ...",
+     lambda w: ["submit", "main", "--mem-gb", "-3", "--dry-run"]),
+    ("error: partition 'gpu' does not exist on this cluster (available: ...)",
+     ("does not exist on this cluster ", "(available: ")),
+    ("error: runs ask for ... GB of memory but the largest node has ... GB",
+     ("runs ask for {mem} GB of memory but the largest node has {node_mem_mb // 1024} GB",)),
+    ("error: cannot query the SLURM cluster with sinfo (...)",
+     lambda w: ["submit", "main", f"exec.runs_root={w}/runs", "--executor", "slurm", "--partition", "nope"]),
+]
+
+
+def _readme_rows() -> list[str]:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = text.split("### Errors you may see", 1)[1].split("\n## ", 1)[0]
+    return [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
+
+
+def _pattern(example: str) -> "re.Pattern":
+    import re
+
+    parts = re.split(r"(\.\.\.|NAME)", example)
+    return re.compile("".join(".*" if p in ("...", "NAME") else re.escape(p) for p in parts))
+
+
+def test_the_readme_error_table_is_the_tested_list():
+    assert _readme_rows() == [row for row, _ in README_ERRORS]
+
+
+@pytest.mark.parametrize("row, argv", README_ERRORS, ids=[r[:40] for r, _ in README_ERRORS])
+def test_the_readme_error_table_says_what_the_suite_prints(world, capsys, monkeypatch, row, argv):
+    if isinstance(argv, tuple):  # not reproducible in a test here: the code must still say these words
+        sources = "".join(p.read_text() for d in ("attnxfer_core", "slurm")
+                          for p in (Path(__file__).parent.parent / d).rglob("*.py"))
+        assert all(words in sources for words in argv), argv
+        return
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(world)
+    monkeypatch.delenv("SLURM_CONF", raising=False)
+    args = argv(world)
+    if args[0] == "train" and not any(a.startswith("exec.runs_root") for a in args):
+        args = [*args, f"exec.runs_root={world}/runs"]
+    try:
+        assert main(args) != 0
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and _pattern(row).match(err), (row, err)

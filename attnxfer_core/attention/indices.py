@@ -70,6 +70,8 @@ def _explicit(items: list[int], size: int, field: str) -> tuple[int, ...]:
             raise ConfigError(field, f"index {i!r} is not an integer")
         if not -size <= i < size:
             raise ConfigError(field, f"index {i} out of range for {size} (valid: {-size}..{size - 1})")
+        if i % size in out:
+            raise ConfigError(field, f"index {i} is listed twice (as {i % size}); list each index once")
         out.add(i % size)
     return tuple(sorted(out))
 
@@ -87,6 +89,8 @@ def parse_layer_heads(spec: str, depth: int, num_heads: int, field: str) -> dict
             (layer,) = _explicit([int(layer_text)], depth, field)
         except ValueError:
             raise ConfigError(field, f"{layer_text!r} must be one layer index") from None
+        if layer in result:
+            raise ConfigError(field, f"layer {layer_text.strip()} is given twice")
         result[layer] = resolve_indices(heads_text, num_heads, field)
     return result
 
@@ -106,5 +110,7 @@ def parse_layer_map(spec: str, student_depth: int, teacher_depth: int, field: st
             raise ConfigError(field, f"cannot read {chunk!r}; layers must be integers") from None
         (s_idx,) = _explicit([s], student_depth, field)
         (t_idx,) = _explicit([t], teacher_depth, field)
+        if s_idx in result:
+            raise ConfigError(field, f"student layer {s} is mapped twice")
         result[s_idx] = t_idx
     return result

@@ -14,7 +14,7 @@ from attnxfer_core.bench.killtest import kill_test
 from attnxfer_core.bench.steps import SHAPES, run_benchmarks
 from attnxfer_core.bench.synthetic_runs import populate
 from attnxfer_core.bench.synthetic_study import synthetic_study, time_expansion
-from attnxfer_core.cli.common import command_line
+from attnxfer_core.cli.common import COUNT, NON_NEGATIVE, command_line
 from attnxfer_core.evaluation.posthoc import evaluate_run
 from attnxfer_core.evaluation.sets import resolve_sets
 from attnxfer_core.experiments.cost import STEP_TIMES_PATH
@@ -105,8 +105,8 @@ def register(sub) -> None:
     parser.add_argument("--shape", action="append", help=f"shape(s) to time: {', '.join(SHAPES)}")
     parser.add_argument("--precision", action="append", choices=("fp32", "bf16"), help="default: fp32 and bf16")
     parser.add_argument("--modes", default="copy,distill,copy_q,copy_k,copy_v,distill_q,distill_k,distill_v")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per mode (after warm-up)")
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=COUNT, default=20, help="timed steps per mode (after warm-up)")
+    parser.add_argument("--warmup", type=NON_NEGATIVE, default=5)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", help="also write the results as JSON to this path")
     parser.add_argument("--teacher-bf16", action="store_true", help="also time fp32 students with a bf16 teacher")
@@ -114,7 +114,7 @@ def register(sub) -> None:
     cal = sub.add_parser("calibrate", help="measure this machine's step and evaluation times of the embedded "
                          "presets (the table plan's time estimates use)")
     cal.add_argument("--modes", default="", help="comma-separated modes (default: all)")
-    cal.add_argument("--steps", type=int, default=20, help="timed training steps per mode")
+    cal.add_argument("--steps", type=COUNT, default=20, help="timed training steps per mode")
     cal.add_argument("--out", default=str(STEP_TIMES_PATH.relative_to(PACKAGE_ROOT)))
     cal.set_defaults(handler=calibrate)
     sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)"
@@ -123,10 +123,10 @@ def register(sub) -> None:
         handler=bench_collect)
     be = sub.add_parser("bench-eval", help="time evaluating one run on all 75 corrupted sets (cached)")
     be.add_argument("run_dir")
-    be.add_argument("--workers", type=int, default=0)
+    be.add_argument("--workers", type=NON_NEGATIVE, default=0)
     be.set_defaults(handler=bench_eval)
     kt = sub.add_parser("kill-test", help="kill a run at random moments, resume, compare with an uninterrupted run")
-    kt.add_argument("--kills", type=int, default=20)
-    kt.add_argument("--seed", type=int, default=0)
+    kt.add_argument("--kills", type=COUNT, default=20)
+    kt.add_argument("--seed", type=NON_NEGATIVE, default=0)
     kt.add_argument("--workdir", help="keep the runs here (default: a temporary directory)")
     kt.set_defaults(handler=kill)

@@ -8,7 +8,8 @@ import datetime as dt
 from pathlib import Path
 
 from attnxfer_core.bench import rehearse as rh
-from attnxfer_core.cli.common import command_line, study_parser, validated_study
+from attnxfer_core.cli.common import COUNT, command_line, study_parser, validated_study
+from attnxfer_core.config.bounds import field_arg
 from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import select_runs
@@ -16,7 +17,7 @@ from attnxfer_core.experiments.validation import run_problems
 from attnxfer_core.models.hub import hub_names, load_each
 from attnxfer_core.runs.files import atomic_write_json
 from attnxfer_core.runs.provenance import environment
-from slurm.profiles import load_profile, with_flags
+from slurm.profiles import ClusterProfile, load_profile, with_flags
 from slurm.status import format_status
 from slurm.submit import EXECUTORS, current_status, submit_runs
 
@@ -53,8 +54,6 @@ def prefetch(args: argparse.Namespace) -> int:
 def rehearse(args: argparse.Namespace) -> int:
     """Train every run of the study a few steps (real models and recipes, synthetic images) and predict
     the sweep's wall time and GPU-hours from what was measured."""
-    if args.steps < 1 or args.classes < 1:
-        raise UserError(f"--{'steps' if args.steps < 1 else 'classes'} must be >= 1")
     profile = with_flags(load_profile(args.profile), partition=args.partition, account=args.account, qos=args.qos,
                          array_parallelism=args.array_parallelism, hours=args.hours)
     study, runs = validated_study(args)
@@ -100,6 +99,11 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+# flags that set a cluster profile's fields take the field's own bounds
+PROFILE_INT = lambda name: field_arg(ClusterProfile, name, int)  # noqa: E731
+HOURS = field_arg(ClusterProfile, "hours", float)
+
+
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
     """Where jobs go: the executor and the profile's fields that flags override (submit and rehearse)."""
     parser.add_argument("--executor", choices=EXECUTORS, default="slurm")
@@ -107,16 +111,17 @@ def _cluster_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partition")
     parser.add_argument("--account")
     parser.add_argument("--qos")
-    parser.add_argument("--array-parallelism", type=int, help="tasks of one array at once (local: parallel queues)")
+    parser.add_argument("--array-parallelism", type=PROFILE_INT("array_parallelism"),
+                        help="tasks of one array at once (local: parallel queues)")
 
 
 def register(sub) -> None:
     parser = study_parser(sub, "submit", "submit a study's unfinished runs (SLURM job arrays, or local processes)",
                           where=True)
     _cluster_options(parser)
-    parser.add_argument("--gpus-per-run", type=int, help="override each run's GPUs per node")
-    parser.add_argument("--mem-gb", type=int)
-    parser.add_argument("--hours", type=float, help="job time limit (longer runs requeue themselves)")
+    parser.add_argument("--gpus-per-run", type=PROFILE_INT("gpus_per_run"), help="override each run's GPUs per node")
+    parser.add_argument("--mem-gb", type=PROFILE_INT("mem_gb"))
+    parser.add_argument("--hours", type=HOURS, help="job time limit (longer runs requeue themselves)")
     parser.add_argument("--retry-failed", action="store_true", help="resubmit runs that failed")
     parser.add_argument("--dry-run", action="store_true", help="print what would be submitted; submit nothing")
     parser.set_defaults(handler=submit)
@@ -127,10 +132,10 @@ def register(sub) -> None:
     parser = study_parser(sub, "rehearse", "train every run of a study a few steps (real models and recipes, "
                           "synthetic ImageNet-layout images) and predict its GPU-hours from the measurement",
                           where=True)
-    parser.add_argument("--steps", type=int, default=10, help=f"timed steps per run (after {rh.WARMUP} untimed)")
-    parser.add_argument("--classes", type=int, default=1000, help="class folders of the synthetic images")
+    parser.add_argument("--steps", type=COUNT, default=10, help=f"timed steps per run (after {rh.WARMUP} untimed)")
+    parser.add_argument("--classes", type=COUNT, default=1000, help="class folders of the synthetic images")
     _cluster_options(parser)
-    parser.add_argument("--hours", type=float, help="job time limit")
+    parser.add_argument("--hours", type=HOURS, help="job time limit")
     parser.add_argument("--out", help="rehearsal folder (default: RUNS_ROOT/rehearsals/STUDY-SCALE-TIME)")
     parser.add_argument("--json", help="also write the report here (e.g. results/perf/rehearsal_main_paper.json)")
     parser.set_defaults(handler=rehearse)

@@ -5,10 +5,15 @@ import argparse
 import sys
 from typing import Optional
 
+from attnxfer_core.config.bounds import Bound, arg_type
 from attnxfer_core.experiments.scales import SCALES
 from attnxfer_core.experiments.study import PlannedRun, Study
 from attnxfer_core.experiments.validation import validate_runs
 from studies import get_study, load_studies
+
+# argparse types of the options that are counts: a bad value is the parser's one-line error
+COUNT = arg_type(int, Bound(ge=1))  # seeds, steps, images ...
+NON_NEGATIVE = arg_type(int, Bound(ge=0))  # warm-up steps, worker processes, indices, seeds of a test
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,7 +43,7 @@ def study_parser(sub, name: str, help_text: str, where: bool = False) -> argpars
     parser.add_argument("overrides", nargs="*",
                         help="key=value overrides applied to every run (e.g. exec.runs_root=...)")
     add_scale(parser)
-    parser.add_argument("--seeds", type=int, help="seeds per point (default: the study's own)")
+    parser.add_argument("--seeds", type=COUNT, help="seeds per point (default: the study's own)")
     if where:
         parser.add_argument("--where", action="append",
                             help="only runs whose varied value matches (and their dependencies)")

@@ -31,7 +31,7 @@ from analysis.figures import render_figures
 from analysis.stats import gap_share
 from analysis.study_data import StudyData
 from analysis.verdicts import INCONCLUSIVE, REPLICATES, Verdict, study_verdicts
-from attnxfer_core.cli.common import add_progress, progress_of
+from attnxfer_core.cli.common import COUNT, add_progress, progress_of
 from attnxfer_core.config import Objective, RunConfig
 from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.analyses import analyze
@@ -269,7 +269,7 @@ def demo(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     parser = sub.add_parser("demo", help="the main experiment (scratch/fine-tune/copy/distill) at embedded scale")
     parser.add_argument("overrides", nargs="*", help="overrides applied to every run, e.g. exec.runs_root=/tmp/runs")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per method (default 1)")
+    parser.add_argument("--seeds", type=COUNT, default=1, help="seeds per method (default 1)")
     parser.add_argument("--full", action="store_true", help="the pre-registered runs, not the shortened preview")
     parser.add_argument("--out", help="also write the reference table (Markdown + JSON) into this directory")
     add_progress(parser)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from attnxfer_core.cli.common import COUNT, NON_NEGATIVE
+from attnxfer_core.config.bounds import Bound, arg_type
 from attnxfer_core.evaluation.comparisons import attention_pictures, attention_similarity, ensemble, matched_accuracy
 from attnxfer_core.evaluation.posthoc import corruption_summary, evaluate_run, read_metrics
 from attnxfer_core.evaluation.sets import FAMILIES
@@ -79,7 +81,8 @@ def register(sub) -> None:
     ev.add_argument("--sets", default="clean", help=f"comma list: {', '.join(FAMILIES)}")
     ev.add_argument("--tag", default=FINAL, help=f"{FINAL}, or epoch_NNN for kept intermediate weights")
     ev.add_argument("--baseline", help="run dir whose corruption errors normalise mCE (as AlexNet in ImageNet-C)")
-    ev.add_argument("--workers", type=int, default=0, help="processes generating corrupted sets (0: one per core)")
+    ev.add_argument("--workers", type=NON_NEGATIVE, default=0,
+                    help="processes generating corrupted sets (0: one per core)")
     ev.add_argument("--force", action="store_true", help="re-evaluate sets already evaluated")
     ev.set_defaults(handler=evaluate)
     ens = sub.add_parser("ensemble", help="average the softmax of several runs (from saved logits)")
@@ -89,15 +92,16 @@ def register(sub) -> None:
     mat = sub.add_parser("matched", help="compare runs at matched clean accuracy (intermediate weights)")
     mat.add_argument("run_dirs", nargs="+")
     mat.add_argument("--sets", default="corruptions,clean_subset")
-    mat.add_argument("--target", type=float, help="clean top-1 to match (default: the lowest final top-1)")
+    mat.add_argument("--target", type=arg_type(float, Bound(ge=0, le=100)),
+                     help="clean top-1 to match (default: the lowest final top-1)")
     mat.set_defaults(handler=matched)
     sim = sub.add_parser("similarity", help="per-layer JSD of a run's attention to reference runs, entropy, distance")
     sim.add_argument("run_dir")
     sim.add_argument("--references", required=True, help="name=RUN_DIR,... e.g. pretrained=runs/x,finetuned=runs/y")
-    sim.add_argument("--images", type=int, default=64)
+    sim.add_argument("--images", type=COUNT, default=64)
     sim.set_defaults(handler=similarity)
     am = sub.add_parser("attention-maps", help="picture: class-token attention per layer, one row per run")
     am.add_argument("runs", nargs="+", help="RUN_DIR or label=RUN_DIR")
     am.add_argument("--out", required=True)
-    am.add_argument("--image", type=int, default=0, help="index of the test image")
+    am.add_argument("--image", type=NON_NEGATIVE, default=0, help="index of the test image")
     am.set_defaults(handler=attention_maps)

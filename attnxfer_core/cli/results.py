@@ -10,7 +10,7 @@ from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
 from analysis.study_data import load_study_data
 from analysis.verdicts import study_verdicts
-from attnxfer_core.cli.common import add_scale, command_line, studies_named
+from attnxfer_core.cli.common import COUNT, add_scale, command_line, studies_named
 
 
 def collect(args: argparse.Namespace) -> int:
@@ -59,7 +59,7 @@ def register(sub) -> None:
     col = sub.add_parser("collect", help="scan run dirs into one table per study (parquet + CSV)")
     col.add_argument("studies", nargs="*", help="studies to collect (default: all)")
     add_scale(col)
-    col.add_argument("--seeds", type=int)
+    col.add_argument("--seeds", type=COUNT)
     col.add_argument("--set", dest="overrides", action="append", default=[], help="key=value override for every run")
     col.add_argument("--tables", default="results/tables")
     col.set_defaults(handler=collect)

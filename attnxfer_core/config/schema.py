@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Optional
 
+from attnxfer_core.config.bounds import bounded
 from attnxfer_core.modes import Mode
 
 
@@ -41,6 +42,11 @@ class MapAverage(str, enum.Enum):
     EXAMPLES = "examples"  # one map per layer/head, shared by every image of the batch
     QUERIES = "queries"  # every query token gets the same key distribution
 
+
+DEVICES = ("auto", "cpu", "cuda")
+# Upper ends of model shapes: far beyond any ViT, short of sizes that overflow before timm can refuse them.
+MAX_SIZE, MAX_WIDTH, MAX_COUNT = 16384, 65536, 4096
+GLOBAL_POOLS = ("", "token", "avg", "max", "avgmax", "map")  # what timm's VisionTransformer takes
 
 # Field metadata for fields added after run ids were first published: the run id leaves such a field
 # out while it holds its default, so adding it changed no existing run's id (see ``codec.canonical_text``).
@@ -88,20 +94,20 @@ class ModelConfig:
     """
 
     arch: str = "vit_tiny_patch16_224"
-    img_size: Optional[int] = None
-    patch_size: Optional[int] = 4
-    in_chans: Optional[int] = None
-    embed_dim: Optional[int] = 192
-    depth: Optional[int] = 6
-    num_heads: Optional[int] = 3
-    mlp_ratio: Optional[float] = None
-    drop_path: float = 0.0
-    global_pool: Optional[str] = None  # "map" (attention pool, as SigLIP) is supported too
+    img_size: Optional[int] = bounded(None, ge=1, le=MAX_SIZE)
+    patch_size: Optional[int] = bounded(4, ge=1, le=MAX_SIZE)
+    in_chans: Optional[int] = bounded(None, ge=1, le=MAX_COUNT)
+    embed_dim: Optional[int] = bounded(192, ge=1, le=MAX_WIDTH)
+    depth: Optional[int] = bounded(6, ge=1, le=MAX_COUNT)
+    num_heads: Optional[int] = bounded(3, ge=1, le=MAX_COUNT)
+    mlp_ratio: Optional[float] = bounded(None, gt=0, le=MAX_COUNT)
+    drop_path: float = bounded(0.0, ge=0, lt=1)
+    global_pool: Optional[str] = bounded(None, choices=GLOBAL_POOLS)  # "map": attention pool, as SigLIP
     # Components of other ViT families, as timm's VisionTransformer takes them (None: the arch's default).
     class_token: Optional[bool] = field(default=None, metadata=ADDED_LATER)
-    reg_tokens: Optional[int] = field(default=None, metadata=ADDED_LATER)  # register tokens (DINOv2-reg)
+    reg_tokens: Optional[int] = bounded(None, metadata=ADDED_LATER, ge=0, le=MAX_COUNT)  # register tokens (DINOv2-reg)
     no_embed_class: Optional[bool] = field(default=None, metadata=ADDED_LATER)  # no pos. embedding on prefix
-    init_values: Optional[float] = field(default=None, metadata=ADDED_LATER)  # layer scale's initial value
+    init_values: Optional[float] = bounded(None, metadata=ADDED_LATER, gt=0)  # layer scale's initial value
     qk_norm: Optional[bool] = field(default=None, metadata=ADDED_LATER)  # LayerNorm on q and k per head
     pre_norm: Optional[bool] = field(default=None, metadata=ADDED_LATER)  # LayerNorm before block 0 (CLIP)
 
@@ -110,48 +116,49 @@ class ModelConfig:
 class DataConfig:
     dataset: str = "fashion_mnist"
     root: Optional[str] = None  # dataset directory; None: the dataset's default / env var
-    train_subset: Optional[int] = None  # labelled training images used (class-balanced)
-    eval_subset: Optional[int] = None  # evaluation images used (first N, class-balanced)
-    subset_seed: int = 0
+    train_subset: Optional[int] = bounded(None, ge=1)  # labelled training images used (class-balanced)
+    eval_subset: Optional[int] = bounded(None, ge=1)  # evaluation images used (first N, class-balanced)
+    subset_seed: int = bounded(0, ge=0)
     # Training images held out (class-balanced, the same split for every run) for the evaluations during
     # training; the test set is then read once, at the end. 0: evaluate on the test set during training.
-    val_size: int = 0
-    eval_batch_size: int = 256
-    corruption_subset: int = 2000  # test images (class-balanced) that corrupted evaluation sets are made from
+    val_size: int = bounded(0, ge=0)
+    eval_batch_size: int = bounded(256, ge=1)
+    # test images (class-balanced) that corrupted evaluation sets are made from
+    corruption_subset: int = bounded(2000, ge=1)
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    crop_padding: int = 4  # random translation by up to this many pixels (tensor datasets)
+    crop_padding: int = bounded(4, ge=0)  # random translation by up to this many pixels (tensor datasets)
     hflip: bool = True
-    mixup: float = 0.0  # mixup alpha; 0 disables
-    cutmix: float = 0.0  # cutmix alpha; 0 disables
-    mixup_prob: float = 1.0
-    label_smoothing: float = 0.1
+    mixup: float = bounded(0.0, ge=0)  # mixup alpha; 0 disables
+    cutmix: float = bounded(0.0, ge=0)  # cutmix alpha; 0 disables
+    mixup_prob: float = bounded(1.0, ge=0, le=1)
+    label_smoothing: float = bounded(0.1, ge=0, lt=1)
     randaug: str = ""  # timm auto-augment string for ImageFolder data, e.g. rand-m9-mstd0.5-inc1
-    random_erasing: float = 0.0  # ImageFolder data only
+    random_erasing: float = bounded(0.0, ge=0, le=1)  # ImageFolder data only
     interpolation: Interpolation = field(default=Interpolation.BILINEAR, metadata=ADDED_LATER)  # ImageFolder only
     erasing_mode: ErasingMode = field(default=ErasingMode.CONST, metadata=ADDED_LATER)  # ImageFolder only
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    epochs: int = 10
-    warmup_epochs: float = 1.0
-    batch_size: int = 128  # the effective batch of one optimizer step, over all processes
+    epochs: int = bounded(10, ge=1)
+    warmup_epochs: float = bounded(1.0, ge=0)  # and <= epochs
+    batch_size: int = bounded(128, ge=1)  # the effective batch of one optimizer step, over all processes
     # images per process in one forward/backward: each process's share of batch_size is accumulated over
     # share / micro_batch of them (None: one pass). Chosen to fit the GPU; see attnxfer plan.
-    micro_batch: Optional[int] = field(default=None, metadata=ADDED_LATER)
-    blr: float = 5e-4  # base lr; lr = blr * batch_size / 256 unless lr is given
-    lr: Optional[float] = None
-    min_lr: float = 1e-6
-    weight_decay: float = 0.05
-    layer_decay: float = 1.0  # layer-wise lr decay (1.0: off)
+    micro_batch: Optional[int] = bounded(None, metadata=ADDED_LATER, ge=1)
+    blr: float = bounded(5e-4, gt=0)  # base lr; lr = blr * batch_size / 256 unless lr is given
+    lr: Optional[float] = bounded(None, gt=0)
+    min_lr: float = bounded(1e-6, ge=0)
+    weight_decay: float = bounded(0.05, ge=0)
+    layer_decay: float = bounded(1.0, gt=0, le=1)  # layer-wise lr decay (1.0: off)
     layer_decay_groups: LayerDecayGroups = field(default=LayerDecayGroups.TIMM, metadata=ADDED_LATER)
-    beta1: float = 0.9
-    beta2: float = 0.999
-    clip_grad: Optional[float] = None
-    ema_decay: Optional[float] = None  # e.g. 0.9999; evaluation then also reports the EMA
+    beta1: float = bounded(0.9, ge=0, lt=1)
+    beta2: float = bounded(0.999, ge=0, lt=1)
+    clip_grad: Optional[float] = bounded(None, gt=0)
+    ema_decay: Optional[float] = bounded(None, gt=0, lt=1)  # e.g. 0.9999; evaluation then also reports the EMA
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else self.blr * self.batch_size / 256
@@ -174,10 +181,10 @@ class TransferConfig:
     layers: str = "default"
     heads: str = "all"  # same grammar as layers (without default), applied in every transferred layer
     layer_heads: str = ""  # per-layer head override: "L=h,h;L=h" (L in student layer indices)
-    weight: float = 3.0  # distillation loss weight (lambda)
+    weight: float = bounded(3.0, ge=0)  # distillation loss weight (lambda)
     shared_drop_path: bool = True  # teacher uses the student's drop-path masks in training
     layer_map: str = ""  # "s=t,s=t": student layer s learns from teacher layer t (depths may differ)
-    head_map: tuple[int, ...] = ()  # teacher head for each student head (head counts may differ)
+    head_map: tuple[int, ...] = bounded((), ge=0)  # teacher head for each student head (head counts may differ)
     # The frozen teacher's forward precision. bf16 is faster on CPUs with bf16 units and on GPUs,
     # and perturbs the teacher's maps at bf16 rounding level; fp32 is the exact recipe.
     teacher_precision: Precision = Precision.FP32
@@ -186,10 +193,10 @@ class TransferConfig:
 
 @dataclass(frozen=True)
 class MAEConfig:
-    mask_ratio: float = 0.75
-    decoder_dim: int = 128
-    decoder_depth: int = 2
-    decoder_heads: int = 4
+    mask_ratio: float = bounded(0.75, gt=0, lt=1)
+    decoder_dim: int = bounded(128, ge=1, le=MAX_WIDTH)
+    decoder_depth: int = bounded(2, ge=1, le=MAX_COUNT)
+    decoder_heads: int = bounded(4, ge=1, le=MAX_COUNT)
     norm_pix_loss: bool = True
 
 
@@ -203,7 +210,7 @@ class PretrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     mae: MAEConfig = field(default_factory=MAEConfig)
     precision: Precision = Precision.FP32
-    seed: int = 0
+    seed: int = bounded(0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -212,7 +219,7 @@ class TeacherConfig:
     name: str = ""  # timm source: pretrained model name, e.g. vit_large_patch16_224.mae
     path: str = ""  # file source: checkpoint path
     model: ModelConfig = field(default_factory=ModelConfig)  # architecture (file, random, pretrain)
-    init_seed: int = 0  # random source: initialisation seed
+    init_seed: int = bounded(0, ge=0)  # random source: initialisation seed
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
 
@@ -222,12 +229,12 @@ class ExecConfig:
 
     runs_root: str = "runs"
     run_dir: str = ""  # explicit run directory; default: <runs_root>/<run id>
-    device: str = "auto"  # auto | cpu | cuda
-    threads: Optional[int] = None  # torch intra-op threads; None: torch's default
-    data_workers: int = 4  # ImageFolder loader processes
+    device: str = bounded("auto", choices=DEVICES)
+    threads: Optional[int] = bounded(None, ge=1)  # torch intra-op threads; None: torch's default
+    data_workers: int = bounded(4, ge=0)  # ImageFolder loader processes
     progress: Optional[bool] = None  # progress bar; None: only when stderr is a TTY
-    checkpoint_every_steps: int = 0  # 0: checkpoint at the end of every epoch only
-    stop_after_steps: Optional[int] = None  # stop (resumably) after this global step: for tests
+    checkpoint_every_steps: int = bounded(0, ge=0)  # 0: checkpoint at the end of every epoch only
+    stop_after_steps: Optional[int] = bounded(None, ge=1)  # stop (resumably) after this global step: for tests
     force: bool = False  # allow writing into a finished run directory (restarts it)
     shift_root: str = "/datasets"  # where shifted evaluation sets live (imagenet-v2, -sketch, -a, -r, -c)
     # Finished runs that ship with the repository (the embedded MAE teacher): installed instead of trained
@@ -241,10 +248,10 @@ class ExecConfig:
 @dataclass(frozen=True)
 class RunConfig:
     objective: Objective = Objective.CLASSIFY
-    seed: int = 0
+    seed: int = bounded(0, ge=0)
     precision: Precision = Precision.FP32
-    eval_every: int = 1  # evaluate every N epochs (and always after the last)
-    log_every: int = 50  # training-loss records, averaged over the steps between them
+    eval_every: int = bounded(1, ge=1)  # evaluate every N epochs (and always after the last)
+    log_every: int = bounded(50, ge=1)  # training-loss records, averaged over the steps between them
     save_eval_weights: bool = False  # keep the weights of every evaluation (for matched-accuracy comparisons)
     # With a validation split (data.val_size): read the test set once after training. A pilot that must
     # never see the test set sets this false.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,10 @@ def read_idx(path: Path) -> np.ndarray:
         raise UserError(f"data file not found: {path}")
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        raise UserError(f"{path} is not a valid gzip file (truncated or corrupt)") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
         raise UserError(f"{path} is not an IDX file (bad magic number)")
     dtype = np.dtype(_DTYPES[raw[2]])

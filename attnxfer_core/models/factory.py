@@ -53,7 +53,8 @@ def create_vit(
             cfg.arch, pretrained=pretrained, num_classes=num_classes, drop_path_rate=cfg.drop_path,
             **({"weight_init": "skip"} if skip_init else {}), **kwargs,
         )
-    except (TypeError, ValueError, AssertionError) as exc:
-        raise ConfigError(field, f"timm cannot build {cfg.arch} with {kwargs}: {exc}") from None
+    except (TypeError, ValueError, AssertionError, RuntimeError, OverflowError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(field, f"timm cannot build {cfg.arch} with {kwargs}: {first}") from None
     check_supported(model, field)
     return model

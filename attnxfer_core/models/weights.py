@@ -31,8 +31,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
         try:
             return load_file(str(path))
-        except (SafetensorError, OSError) as exc:
-            raise UserError(f"cannot load checkpoint {path}: {exc}") from None
+        except (SafetensorError, OSError):
+            raise UserError(f"cannot load checkpoint {path}: not a valid safetensors file (truncated, or another "
+                            "format under a .safetensors name)") from None
     state = load_tensors(path)
     for key in NESTED_KEYS:
         if isinstance(state, dict) and isinstance(state.get(key), dict):

@@ -28,6 +28,29 @@ def load_tensors(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UserError(f"checkpoint not found: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"cannot load checkpoint {path}: it is a directory, not a file") from None
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... on bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot load checkpoint {path}: {first}") from None
+        raise UserError(f"cannot load checkpoint {path}: {_what_is_wrong(Path(path), exc)}") from None
+
+
+def _what_is_wrong(path: Path, exc: Exception) -> str:
+    """What is wrong with a file torch could not load, in the user's terms (not torch's message)."""
+    import pickle
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as err:
+        return f"cannot read it ({err.strerror})"
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"PK\x03\x04"):  # torch's zip format
+        if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+            return "it holds objects other than tensors and plain values (refused: loading it could run code)"
+        return "the file is truncated or corrupt (a damaged torch zip archive)"
+    if head[:1] == b"\x80":  # a bare pickle (torch's legacy format)
+        if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+            return "it holds objects other than tensors and plain values (refused: loading it could run code)"
+        return "the file is truncated or corrupt (a damaged pickle)"
+    return "not a checkpoint: neither a torch file nor safetensors (expected .pt/.pth or .safetensors)"
