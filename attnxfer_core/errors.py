@@ -20,7 +20,8 @@ class ConfigError(UserError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
-        super().__init__(f"{field}: {message}")
+        shown = field if field.isprintable() else repr(field)  # a typed control character stays on one line
+        super().__init__(f"{shown}: {message}")
 
 
 class RunLockedError(UserError):

@@ -230,3 +230,16 @@ def test_random_bytes_as_an_idx_file(data, header, gz, tmp_path):
     path = tmp_path / ("x-idx3-ubyte.gz" if gz else "x-idx3-ubyte")
     path.write_bytes(gzip.compress(raw) if gz and data[:1] != b"!" else raw)  # "!": raw bytes under a .gz name
     _file_refused(path, read_idx)
+
+
+@FAST
+@given(key=st.one_of(st.text(max_size=30), st.sampled_from(KEYS).map(lambda k: k + "x"),
+                     st.sampled_from(KEYS).map(lambda k: k.upper())), value=st.text(max_size=10))
+def test_any_override_key_is_a_known_field_or_refused_by_name(key, value):
+    """A key that is no config field is refused naming it (or the override's shape), before anything runs."""
+    assume(key.strip() not in KEYS and not any(key.strip().startswith(k + ".") for k in KEYS))
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(RunConfig(), [f"{key}={value}"])
+    field = err.value.field  # the key, or its first part that is no field
+    assert "\n" not in str(err.value) and field and (key.strip().startswith(field) or field in (
+        repr(key.strip()), f"{key}={value}")), str(err.value)

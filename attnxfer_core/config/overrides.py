@@ -18,7 +18,10 @@ def parse_override(item: str) -> tuple[str, str]:
     if "=" not in item:
         raise ConfigError(item, "override must look like key=value")
     key, value = item.split("=", 1)
-    return key.strip(), value
+    key = key.strip()
+    if not key or not all(key.split(".")):
+        raise ConfigError(repr(key), "not a config key: use dotted field names such as optim.lr")
+    return key, value
 
 
 def apply_overrides(cfg: Any, overrides: Iterable[str]) -> Any:
