@@ -14,5 +14,5 @@ ROOT=${ROOT:-/tmp/attnxfer-rehearsal}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 .venv/bin/attnxfer rehearse main "exec.runs_root=$ROOT/runs" "exec.data_workers=${WORKERS:-12}" --scale paper \
-    --executor debug --steps "${STEPS:-10}" --classes 1000 --out "$ROOT/rehearsal" \
+    --executor debug --steps "${STEPS:-10}" --classes 1000 \
     --json "$OUT/rehearsal_main_paper.json"

@@ -5,7 +5,7 @@ import pytest
 
 from attnxfer_core.cli import main as cli_main
 from attnxfer_core.config import RunConfig, TeacherSource, from_dict, to_dict
-from attnxfer_core.experiments.cost import estimate
+from attnxfer_core.experiments.cost import estimate, images_of
 from studies import get_study
 
 # a tiny student and teacher in place of ViT-L (the CPU stand-in for a GPU rehearsal)
@@ -38,11 +38,14 @@ def test_rehearsal_measures_every_run_and_predicts_the_sweep(tmp_path, capsys):
         micro, accum = run.config.optim.split(run.resources.gpus)
         assert row["measured"] and row["steps_timed"] == 2
         assert (row["micro_batch"], row["accumulation"], row["gpus"]) == (micro, accum, 16)
-        steps = row["optimizer_steps"]
-        expected = steps * accum * (row["micro_step_seconds"] + row["data_wait_seconds"])
-        assert expected / 3600 <= row["wall_hours"] < 1.1 * expected / 3600 + 1  # training plus evaluations
+        train = row["optimizer_steps"] * accum * (row["micro_step_seconds"] + row["data_wait_seconds"])
+        evals = images_of(run.config).evaluated / 16 * row["micro_step_seconds"] / micro / 3  # forward only
+        assert abs(row["wall_hours"] - (train + evals) / 3600) < 1e-9 and evals > 0
         assert abs(row["gpu_hours"] - 16 * row["wall_hours"]) < 1e-6
         assert abs(row["flops_gpu_hours"] - estimate(run.config, "paper").seconds / 3600) < 1e-9
+    # a second rehearsal into the same folder would resume its runs instead of measuring them
+    assert cli_main(args) == 2
+    assert "holds an earlier rehearsal" in capsys.readouterr().err
     # plan takes the measurement in place of its FLOP guess
     plan = ["plan", "main", *TINY, f"exec.runs_root={tmp_path}/runs", "--scale", "paper"]
     assert cli_main([*plan, "--rehearsal", str(tmp_path / "report.json")]) == 0
@@ -70,6 +73,12 @@ def test_rehearsal_of_a_timm_teacher_keeps_its_architecture():
         ("vit_large_patch16_224", 1024, 24, 16, 16, 224)
     reg = architecture_of("vit_small_patch14_reg4_dinov2", "teacher.name", None)
     assert reg.reg_tokens == 4 and reg.init_values is not None and reg.patch_size == 14
+
+
+def test_rehearsals_are_of_paper_scale_runs(tmp_path, capsys):
+    assert cli_main(["rehearse", "main", f"exec.runs_root={tmp_path}/runs", "--executor", "debug"]) == 2
+    assert "--scale paper" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_bad_rehearsal_options_are_refused(tmp_path, capsys):

@@ -63,14 +63,16 @@ def make_image_folder(root: Path, classes: int, per_class: int, size: tuple[int,
 
 
 def architecture_of(name: str, field: str, img_size: Optional[int]) -> ModelConfig:
-    """The ModelConfig of a timm-named architecture (built on the meta device; nothing is downloaded
-    for registry names), so that a rehearsal can build it with random weights."""
+    """The ModelConfig of a timm-named architecture, so that a rehearsal can build it with random weights.
+
+    Built on the meta device: registry names download nothing; ``hf-hub:`` names read the repository's
+    config.json (from the cache when the hub is offline); ``local-dir:`` names read the folder's."""
     with torch.device("meta"):
         model = hub.create(name, pretrained=False, num_classes=0, img_size=img_size, field=field,
                            weight_init="skip")
     block = model.blocks[0]
     return ModelConfig(
-        arch=name.split(".")[0] if ":" not in name else type(model).__name__,
+        arch=name.split(".")[0] if ":" not in name else model.pretrained_cfg.get("architecture", ""),
         img_size=model.patch_embed.img_size[0], patch_size=model.patch_embed.patch_size[0],
         in_chans=model.patch_embed.proj.in_channels, embed_dim=model.embed_dim, depth=len(model.blocks),
         num_heads=block.attn.num_heads, mlp_ratio=block.mlp.fc1.out_features / model.embed_dim,
@@ -103,7 +105,9 @@ def rehearsal_run(run: PlannedRun, data_root: Path, runs_root: Path, steps: int)
                  checkpoint_every_steps=0, progress=False, tensorboard=False, wandb=False)
     rehearsal = replace(cfg, data=data, optim=optim, exec=ex, teacher=_random_weights(cfg.teacher, "teacher"),
                         init=_random_weights(cfg.init, "init"))
-    resources = replace(run.resources, gpus_per_node=min(1, run.resources.gpus_per_node), nodes=1)
+    res = run.resources
+    share = max(1, res.gpus_per_node)  # one GPU of a node: its share of the node's memory
+    resources = replace(res, gpus_per_node=min(1, res.gpus_per_node), nodes=1, mem_gb=max(16, res.mem_gb // share))
     return PlannedRun(run_id(rehearsal), rehearsal, run.values, run.seed, (), resources, run.role)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 from attnxfer_core.bench import rehearse as rh
 from attnxfer_core.cli.common import COUNT, command_line, study_parser, validated_study
 from attnxfer_core.config.bounds import field_arg
 from attnxfer_core.errors import UserError
-from attnxfer_core.experiments.scales import EMBEDDED
+from attnxfer_core.experiments.scales import EMBEDDED, PAPER
 from attnxfer_core.experiments.study import select_runs
 from attnxfer_core.experiments.validation import run_problems
 from attnxfer_core.models.hub import hub_names, load_each
@@ -54,12 +55,22 @@ def prefetch(args: argparse.Namespace) -> int:
 def rehearse(args: argparse.Namespace) -> int:
     """Train every run of the study a few steps (real models and recipes, synthetic images) and predict
     the sweep's wall time and GPU-hours from what was measured."""
+    if args.scale != PAPER:
+        raise UserError("rehearse measures paper-scale runs on their GPUs: add --scale paper (embedded runs are "
+                        "timed by attnxfer calibrate)")
     profile = with_flags(load_profile(args.profile), partition=args.partition, account=args.account, qos=args.qos,
                          array_parallelism=args.array_parallelism, hours=args.hours)
+    # a rehearsal is one process on one GPU: a profile's GPU count or node memory must not override that
+    profile = replace(profile, gpus_per_run=None, mem_gb=None)
     study, runs = validated_study(args)
     runs = select_runs(runs, args.where or [])
+    if not runs:
+        raise UserError(f"--where selects no run of {study.name}")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     root = Path(args.out or Path(runs[0].config.exec.runs_root) / "rehearsals" / f"{study.name}-{args.scale}-{stamp}")
+    if (root / "runs").exists() and any((root / "runs").iterdir()):
+        raise UserError(f"--out {root} holds an earlier rehearsal (its runs would resume, not be measured); "
+                        "give another --out, or remove it")
     data_root = root / "data"
     trials, measured_by = rh.rehearsals(runs, data_root, root / "runs", args.steps)
     problems = run_problems(trials)

@@ -87,11 +87,14 @@ def _plan_state(run: PlannedRun) -> str:
     return "shipped" if find_shipped(run.config) is not None else "todo"
 
 
-def run_seconds(study: Study, run: PlannedRun, scale: str) -> tuple[float, bool]:
-    """Estimated seconds of a run as the study needs it: training, then the study's evaluations of it."""
+def run_seconds(study: Study, run: PlannedRun, scale: str, trained: Optional[float] = None) -> tuple[float, bool]:
+    """Estimated seconds of a run as the study needs it: training (``trained`` when measured elsewhere, as
+    by a rehearsal), then the study's evaluations of it."""
     cost = estimate(run.config, scale)
     after = (evaluation_seconds(run.config, scale, [e for e in study.evaluations if e != "clean"], study.analyses)
              if run.role == "run" else 0.0)
+    if trained is not None:
+        return trained + after, True
     return cost.seconds + after, cost.measured
 
 
@@ -103,9 +106,8 @@ def plan_rows(study: Study, runs: Sequence[PlannedRun], scale: str,
                           if row.get("measured")}
     rows = []
     for r in runs:
-        seconds, measured = run_seconds(study, r, scale)
-        if r.run_id in measured_gpu_hours:
-            seconds, measured = measured_gpu_hours[r.run_id] * 3600, True
+        measured_seconds = measured_gpu_hours[r.run_id] * 3600 if r.run_id in measured_gpu_hours else None
+        seconds, measured = run_seconds(study, r, scale, measured_seconds)
         rows.append(PlanRow(r, _plan_state(r), seconds, measured))
     return rows
 

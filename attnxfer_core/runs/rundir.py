@@ -273,7 +273,7 @@ class RunDir:
         """Forget a previous attempt (``--force``): summary, checkpoint and metrics."""
         for name in (SUMMARY, CHECKPOINT, METRICS, WEIGHTS, TIMING):
             (self.path / name).unlink(missing_ok=True)
-        for folder in (EVAL_WEIGHTS, EVALS, TIMM_EXPORT, TENSORBOARD):
+        for folder in (EVAL_WEIGHTS, EVALS, TIMM_EXPORT, TENSORBOARD, WANDB):
             if (self.path / folder).is_dir():
                 shutil.rmtree(self.path / folder)
 

@@ -33,6 +33,8 @@ class StepTimer:
         self.steps: list[float] = []
         self._ready: Optional[float] = None
         self._wait = 0.0
+        if device.type == "cuda":  # this attempt's peak, not an earlier run's in the same process
+            torch.cuda.reset_peak_memory_stats(device)
 
     def wrap(self, batches: Iterable[T]) -> Iterator[T]:
         iterator = iter(batches)
@@ -72,14 +74,16 @@ class StepTimer:
             "images_per_second": images_per_step / (step + wait) if step is not None else None,
             "peak_gpu_memory_gb": (torch.cuda.max_memory_allocated(self.device) / 2**30
                                    if self.device.type == "cuda" else None),
-            "peak_rss_gb": _peak_rss_gb(),
+            "peak_rss_gb": _peak_rss_gb(),  # the whole process's peak so far (earlier runs in it included)
             "gpu_total_memory_gb": (torch.cuda.get_device_properties(self.device).total_memory / 2**30
                                     if self.device.type == "cuda" else None),
         }
         return record
 
     def write(self, run_dir: RunDir, images_per_step: int) -> None:
-        atomic_write_json(run_dir.file(TIMING), self.summary(images_per_step), durable=False)
+        """Rewrite ``RUN/timing.json``; an attempt that timed no step leaves an earlier measurement alone."""
+        if self.steps:
+            atomic_write_json(run_dir.file(TIMING), self.summary(images_per_step), durable=False)
 
 
 def _peak_rss_gb() -> float:
