@@ -51,9 +51,7 @@ def load_profile(name_or_path: Optional[str]) -> ClusterProfile:
     try:
         profile = ClusterProfile(**data)
         check_bounds(profile, "profile.")
-    except TypeError as exc:
-        raise UserError(f"cluster profile {path}: {exc}") from None
-    except ConfigError as exc:
+    except (TypeError, ConfigError) as exc:
         raise UserError(f"cluster profile {path}: {exc}") from None
     return profile
 

@@ -45,12 +45,10 @@ def _what_is_wrong(path: Path, exc: Exception) -> str:
         return f"cannot read it ({err.strerror})"
     if not head:
         return "the file is empty"
-    if head.startswith(b"PK\x03\x04"):  # torch's zip format
+    formats = {b"PK\x03\x04": "a damaged torch zip archive", b"\x80": "a damaged pickle"}  # torch's two formats
+    damaged = next((what for magic, what in formats.items() if head.startswith(magic)), None)
+    if damaged is not None:
         if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
             return "it holds objects other than tensors and plain values (refused: loading it could run code)"
-        return "the file is truncated or corrupt (a damaged torch zip archive)"
-    if head[:1] == b"\x80":  # a bare pickle (torch's legacy format)
-        if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
-            return "it holds objects other than tensors and plain values (refused: loading it could run code)"
-        return "the file is truncated or corrupt (a damaged pickle)"
+        return f"the file is truncated or corrupt ({damaged})"
     return "not a checkpoint: neither a torch file nor safetensors (expected .pt/.pth or .safetensors)"

@@ -11,6 +11,7 @@ import resource
 import statistics
 import sys
 import time
+from collections import deque
 from typing import Iterable, Iterator, Optional, TypeVar
 
 import torch
@@ -29,8 +30,8 @@ class StepTimer:
         self.device = device
         self.warmup = warmup  # first steps of an attempt, not timed (allocation, autotuning, compilation)
         self.seen = 0
-        self.waits: list[float] = []
-        self.steps: list[float] = []
+        self.waits: deque[float] = deque(maxlen=KEEP)
+        self.steps: deque[float] = deque(maxlen=KEEP)
         self._ready: Optional[float] = None
         self._wait = 0.0
         if device.type == "cuda":  # this attempt's peak, not an earlier run's in the same process
@@ -55,8 +56,8 @@ class StepTimer:
             torch.cuda.synchronize(self.device)
         self.seen += 1
         if self.seen > self.warmup:
-            self.waits = (self.waits + [self._wait])[-KEEP:]
-            self.steps = (self.steps + [time.perf_counter() - self._ready])[-KEEP:]
+            self.waits.append(self._wait)
+            self.steps.append(time.perf_counter() - self._ready)
         self._ready = None
 
     def summary(self, images_per_step: int) -> dict:
