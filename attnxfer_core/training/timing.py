@@ -21,14 +21,15 @@ from attnxfer_core.runs.rundir import TIMING, RunDir
 
 T = TypeVar("T")
 KEEP = 2000  # the most recent steps whose times are kept (medians are over these)
+WARMUP = 3  # first steps of an attempt, not timed (allocation, autotuning, compilation)
 
 
 class StepTimer:
     """Times the steps of one attempt: ``wrap`` the batch iterator, call ``step_done`` after each step."""
 
-    def __init__(self, device: torch.device, warmup: int = 3) -> None:
+    def __init__(self, device: torch.device, warmup: int = WARMUP) -> None:
         self.device = device
-        self.warmup = warmup  # first steps of an attempt, not timed (allocation, autotuning, compilation)
+        self.warmup = warmup
         self.seen = 0
         self.waits: deque[float] = deque(maxlen=KEEP)
         self.steps: deque[float] = deque(maxlen=KEEP)
