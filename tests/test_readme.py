@@ -55,3 +55,23 @@ def test_every_command_line_in_the_readme_parses():
             pytest.fail(f"README command does not parse: {line}")
         checked += 1
     assert checked >= 10  # the README holds 14 today: finding none would mean the pattern broke
+
+
+def test_the_readmes_main_result_table_is_the_committed_result():
+    """The per-seed table under "What to expect" is typed by hand: it must say what results/embedded/main.json says."""
+    import json
+
+    committed = json.loads((README.parent / "results/embedded/main.json").read_text())
+    top1 = {(r["seed"], r["method"]): r["top1"] for r in committed["runs"]}
+    text = README.read_text()
+    section = text[text.index("**The result: all ten seeds**"):text.index("**What changed from five seeds to ten.**")]
+    rows = re.findall(r"^\| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", section, re.M)
+    methods = ("scratch", "finetune", "copy", "distill")
+    assert {int(r[0]) for r in rows} == {seed for seed, _ in top1}
+    for seed, *values in rows:
+        for method, value in zip(methods, values):
+            assert f"{top1[(int(seed), method)]:.2f}" == value, (seed, method)
+    spread = re.search(r"^\| mean ± sd \| (.*) \|$", section, re.M).group(1).split(" | ")
+    table = {row["method"]: row for row in committed["table"]}
+    for method, cell in zip(methods, spread):
+        assert cell == f"{table[method]['top1_mean']:.2f} ± {table[method]['top1_sd']:.2f}", method
