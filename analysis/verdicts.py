@@ -55,6 +55,12 @@ class Verdict:
     role: str = ""
 
 
+def unit(metric: str) -> str:
+    """What a difference in ``metric`` is counted in: accuracy points, or the metric itself (a JSD, an ECE ...)."""
+    name = metric.rsplit(":", 1)[-1].split("/", 1)[0]
+    return "points" if name.startswith("top") else f"({name})"
+
+
 def _side(interval: Interval, threshold: float) -> str:
     if math.isnan(interval.low) or math.isnan(interval.high):
         return INCONCLUSIVE
@@ -71,7 +77,7 @@ def superiority(study: str, claim: Superiority, data: StudyData) -> Verdict:
     if diff is None:
         return Verdict(study, claim.text, NO_DATA, f"needs finished runs of {describe(claim.better)} and "
                        f"{describe(claim.worse)}", claim.kind, claim.paper)
-    evidence = f"{describe(claim.better)} - {describe(claim.worse)} = {diff.text()} points"
+    evidence = f"{describe(claim.better)} - {describe(claim.worse)} = {diff.text()} {unit(claim.metric)}"
     if claim.margin:
         evidence += f"; margin {claim.margin:g}"
     return Verdict(study, claim.text, _side(diff, claim.margin), evidence, claim.kind, claim.paper, diff)
@@ -92,7 +98,7 @@ def equivalent(study: str, claim: Equivalence, data: StudyData) -> Verdict:
         verdict = DOES_NOT
     else:
         verdict = INCONCLUSIVE
-    evidence = (f"{describe(claim.a)} - {describe(claim.b)} = {test.difference.text()} points; "
+    evidence = (f"{describe(claim.a)} - {describe(claim.b)} = {test.difference.text()} {unit(claim.metric)}; "
                 f"margin ±{claim.margin:g}, TOST p = {test.p_value:.3f}")
     return Verdict(study, claim.text, verdict, evidence, claim.kind, claim.paper, test.difference)
 
@@ -116,7 +122,7 @@ def gain_difference(study: str, claim: GainDifference, data: StudyData) -> Verdi
         return Verdict(study, claim.text, NO_DATA, "needs runs of " + "; ".join(describe(s) for s in claim.selectors())
                        + " on common seeds", claim.kind, claim.paper)
     evidence = (f"({describe(claim.gain)} - {describe(claim.over)}) - ({describe(claim.than)} - "
-                f"{describe(claim.than_over)}) = {diff.text()} points")
+                f"{describe(claim.than_over)}) = {diff.text()} {unit(claim.metric)}")
     if not diff.paired or diff.n < 2:
         return Verdict(study, claim.text, INCONCLUSIVE, evidence + " (needs >= 2 seeds with all four runs)",
                        claim.kind, claim.paper, diff)

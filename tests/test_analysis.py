@@ -239,3 +239,12 @@ def test_learning_curves_say_how_many_seeds_each_method_has_and_the_attention_lo
     assert filtered.files
     only = (tmp_path / "only.md").read_text()
     assert "| distill |" in only and "scratch" not in only
+
+
+def test_a_verdict_counts_a_difference_in_its_metrics_own_unit():
+    """Accuracy differences are points; a JSD difference is a JSD, not "points"."""
+    from analysis.verdicts import unit
+
+    assert unit("top1") == unit("top5") == "points"
+    assert unit("similarity:jsd_matched/pretrained") == "(jsd_matched)"
+    assert unit("ece") == "(ece)"

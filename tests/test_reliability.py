@@ -92,6 +92,7 @@ BAD_INPUTS = [
     ("results dir not writable", lambda w: _t("exec.runs_root=/proc/attnxfer-cannot-write"),
      "cannot create run directory"),
     ("unknown device", lambda w: _t("exec.device=tpu"), "exec.device"),
+    ("unknown attention path", lambda w: _t("exec.attention=flash"), "exec.attention"),
     ("zero batch", lambda w: _t("optim.batch_size=0"), "optim.batch_size"),
     ("odd batch with mixup", lambda w: _t("optim.batch_size=31", "augment.mixup=0.8"), "optim.batch_size"),
     ("transfer without teacher", lambda w: _t("transfer.mode=copy"), "teacher.source"),

@@ -32,16 +32,18 @@ def test_run_writes_config_metrics_checkpoint_summary(tmp_path):
     assert again.cached and again.summary == result.summary
 
 
+@pytest.mark.parametrize("attention", ["maps", "sdpa"])
 @pytest.mark.parametrize("mode", ["distill", "copy"])
-def test_stop_and_resume_equals_uninterrupted(tmp_path, mode):
-    """Drop path, mixup and augmentation on: the resumed run must match to the bit."""
+def test_stop_and_resume_equals_uninterrupted(tmp_path, mode, attention):
+    """Drop path, mixup and augmentation on, either attention path: the resumed run must match to the bit."""
     extra = [f"transfer.mode={mode}", "teacher.source=random", "student.drop_path=0.2",
-             "augment.mixup=0.8", "augment.cutmix=1.0", "optim.ema_decay=0.9", "optim.epochs=3"]
+             "augment.mixup=0.8", "augment.cutmix=1.0", "optim.ema_decay=0.9", "optim.epochs=3",
+             f"exec.attention={attention}"]
     whole = execute(tiny_run(tmp_path / "a", *extra))
     stopped = execute(tiny_run(tmp_path / "b", *extra, "exec.stop_after_steps=7"))
     assert stopped.stopped_at == 7 and not (stopped.run_dir / "summary.json").exists()
     resumed = execute(tiny_run(tmp_path / "b", *extra))
-    assert resumed.finished
+    assert resumed.finished and resumed.summary["attention_paths"] == whole.summary["attention_paths"] == [attention]
     assert (whole.run_dir / "metrics.jsonl").read_text() == (resumed.run_dir / "metrics.jsonl").read_text()
     a, b = load_tensors(whole.run_dir / "weights.pt"), load_tensors(resumed.run_dir / "weights.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

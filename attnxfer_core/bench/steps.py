@@ -13,7 +13,7 @@ import statistics
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 import torch
@@ -65,7 +65,8 @@ def _saved_bytes(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
     return out, total
 
 
-def _variants(shape: BenchShape, modes: list[str], device: torch.device, bf16_teacher: bool = False):
+def _variants(shape: BenchShape, modes: list[str], device: torch.device, bf16_teacher: bool = False,
+              sdpa: bool = False):
     torch.manual_seed(0)
     kw = dict(num_classes=1000 if shape.gpu_only or shape.img_size == 224 else 10, img_size=shape.img_size,
               in_chans=shape.in_chans)
@@ -76,14 +77,19 @@ def _variants(shape: BenchShape, modes: list[str], device: torch.device, bf16_te
         for teacher_precision in (Precision.FP32, Precision.BF16) if bf16_teacher else (Precision.FP32,):
             cfg = TransferConfig(mode=Mode(name), layers="all", teacher_precision=teacher_precision)
             key = name if teacher_precision is Precision.FP32 else f"{name}+tbf16"
-            variants[key] = AttentionTransferModel(student, teacher, build_plan(cfg, student, teacher))
+            plan = build_plan(cfg, student, teacher)
+            variants[key] = AttentionTransferModel(student, teacher, plan)
+            if sdpa and Mode(name) in (Mode.COPY, Mode.DISTILL):  # map transfer through fused kernels
+                variants[f"{key}+sdpa"] = AttentionTransferModel(student, teacher, replace(plan, sdpa=True))
     return student, teacher, variants
 
 
 def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup: int, device: torch.device,
-                teacher_bf16: bool = False) -> dict:
-    shape = SHAPES[name]
-    student, teacher, variants = _variants(shape, modes, device, bf16_teacher=teacher_bf16 and precision == "fp32")
+                teacher_bf16: bool = False, sdpa: bool = False, batch: Optional[int] = None) -> dict:
+    """One shape at one precision; ``sdpa`` adds copy/distill through fused kernels, ``batch`` overrides the shape's."""
+    shape = SHAPES[name] if batch is None else replace(SHAPES[name], batch=batch)
+    student, teacher, variants = _variants(shape, modes, device, bf16_teacher=teacher_bf16 and precision == "fp32",
+                                           sdpa=sdpa)
     optimizer = torch.optim.AdamW(student.parameters(), lr=1e-4)
     images = torch.randn(shape.batch, shape.in_chans, shape.img_size, shape.img_size, device=device)
     labels = torch.randint(0, 10, (shape.batch,), device=device)
@@ -156,20 +162,21 @@ def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup:
 
 
 def format_table(rows: list[dict]) -> str:
-    head = (f"{'shape':<10} {'prec':<5} {'variant':<15} {'step ms':>9} {'img/s':>8} {'ratio':>6} "
+    head = (f"{'shape':<10} {'prec':<5} {'variant':<20} {'step ms':>9} {'img/s':>8} {'ratio':>6} "
             f"{'mem MB':>8} {'mem x':>6}")
     lines = [head, "-" * len(head)]
     for r in rows:
         mem = "" if r["memory_mb"] is None else f"{r['memory_mb']:>8.1f} {r['memory_ratio']:>6.3f}"
         lines.append(
-            f"{r['shape']:<10} {r['precision']:<5} {r['variant']:<15} {r['step_ms']:>9.2f} {r['images_per_s']:>8.1f} "
+            f"{r['shape']:<10} {r['precision']:<5} {r['variant']:<20} {r['step_ms']:>9.2f} {r['images_per_s']:>8.1f} "
             f"{r['ratio']:>6.3f} {mem}"
         )
     return "\n".join(lines)
 
 
 def run_benchmarks(shapes: list[str], precisions: list[str], modes: list[str], steps: int, warmup: int,
-                   device: torch.device, teacher_bf16: bool = False, json_path: Optional[str] = None) -> list[dict]:
+                   device: torch.device, teacher_bf16: bool = False, json_path: Optional[str] = None,
+                   sdpa: bool = False, batch: Optional[int] = None) -> list[dict]:
     """Time every shape x precision (GPU-only shapes are skipped on the CPU); print and optionally save rows."""
     results = []
     for s in shapes:
@@ -177,7 +184,7 @@ def run_benchmarks(shapes: list[str], precisions: list[str], modes: list[str], s
             print(f"skipping {s}: GPU only", file=sys.stderr)
             continue
         for p in precisions:
-            out = bench_shape(s, p, modes, steps, warmup, device, teacher_bf16=teacher_bf16)
+            out = bench_shape(s, p, modes, steps, warmup, device, teacher_bf16=teacher_bf16, sdpa=sdpa, batch=batch)
             results.extend(out["rows"])
             print(format_table(out["rows"]), flush=True)
             print(f"(teacher weights: {out['teacher_weights_mb']} MB; "

@@ -44,6 +44,8 @@ class MapAverage(str, enum.Enum):
 
 
 DEVICES = ("auto", "cpu", "cuda")
+# how map transfer computes attention: auto = "sdpa" on CUDA, "maps" on the CPU (see transfer.model)
+ATTENTION_PATHS = ("auto", "maps", "sdpa")
 # Upper ends of model shapes: far beyond any ViT, short of sizes that overflow before timm can refuse them.
 MAX_SIZE, MAX_WIDTH, MAX_COUNT = 16384, 65536, 4096
 GLOBAL_POOLS = ("", "token", "avg", "max", "avgmax", "map")  # what timm's VisionTransformer takes
@@ -230,6 +232,9 @@ class ExecConfig:
     runs_root: str = "runs"
     run_dir: str = ""  # explicit run directory; default: <runs_root>/<run id>
     device: str = bounded("auto", choices=DEVICES)
+    # Map copy/distillation through fused attention kernels ("sdpa", no N x N maps) or materialised fp32 maps
+    # ("maps"); the same mathematics, different round-off, as a different device gives. auto: sdpa on CUDA.
+    attention: str = bounded("auto", choices=ATTENTION_PATHS)
     threads: Optional[int] = bounded(None, ge=1)  # torch intra-op threads; None: torch's default
     data_workers: int = bounded(4, ge=0)  # ImageFolder loader processes
     progress: Optional[bool] = None  # progress bar; None: only when stderr is a TTY

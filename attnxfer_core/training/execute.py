@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -100,6 +100,8 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     spec = spec_of(cfg.transfer.mode)
     teacher = build_teacher(cfg, **shape) if spec.needs_teacher else None
     plan = build_plan(cfg.transfer, student, teacher) if spec.transfers else None
+    if plan is not None:
+        plan = replace(plan, sdpa=uses_sdpa(cfg.exec.attention, device))
     init_model = teacher if spec.init_from_teacher else build_from_source(cfg.init, shape, "init")
     if init_model is not None:
         init_from(student, init_model, "teacher" if spec.init_from_teacher else "init")
@@ -107,6 +109,11 @@ def prepare(cfg: RunConfig) -> PreparedRun:
     pending = [(source_cfg, models[name], name) for name, source_cfg in pretrained_sources(cfg)]
     task = ClassificationTask(student, teacher, plan, cfg.augment, source.num_classes)
     return PreparedRun(cfg, run_id(cfg), run_dir_of(cfg), source, task, device, pending, init_model)
+
+
+def uses_sdpa(attention: str, device: torch.device) -> bool:
+    """``exec.attention`` resolved on ``device``: fused kernels on CUDA unless told, maps on the CPU unless told."""
+    return attention == "sdpa" or (attention == "auto" and device.type == "cuda")
 
 
 def init_from(student: nn.Module, weights: nn.Module, origin: str) -> None:
@@ -250,6 +257,8 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         "teacher": {"source": cfg.teacher.source.value, **pretrained.get("teacher", {})},
         "init": {"source": cfg.init.source.value, **pretrained.get("init", {})},
         "device": str(device),
+        # how map transfer ran in this attempt ("maps", "sdpa"; both when some passes needed the maps)
+        "attention_paths": sorted(getattr(getattr(task, "transfer_model", None), "paths_used", ())),
         "world_size": ctx.world,
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **environment(),

@@ -5,6 +5,13 @@ teacher maps are alive at a time and the teacher stops after the last layer
 anything is taken from. Non-transferred student blocks run exactly as timm runs
 them (fused attention). The teacher is held outside the module tree: it is not
 in ``state_dict()``, not in ``parameters()`` and never wrapped by DDP.
+
+Map transfer takes one of two paths with the same mathematics: the maps path
+materialises the teacher's probabilities and the student's logits in fp32 (the
+CPU's default: it keeps earlier CPU results bit for bit); with ``plan.sdpa`` the
+teacher hands over its q and k and both methods run as fused attention calls
+(:mod:`attnxfer_core.transfer.sdpa`), except where a map itself is needed
+(captured maps, averaged maps, attention dropout under distillation).
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ from attnxfer_core.attention.walk import (
 )
 from attnxfer_core.config import MapAverage
 from attnxfer_core.modes import Kind, Target
+from attnxfer_core.transfer import sdpa as fused_kernels
 from attnxfer_core.transfer.fused import fused_distill_attention, reference_distill_attention
 from attnxfer_core.transfer.losses import projection_distill_loss
 from attnxfer_core.transfer.plan import LayerPlan, TransferPlan
@@ -67,6 +75,7 @@ class AttentionTransferModel(nn.Module):
         self.plan = plan
         self._layer_plans = plan.by_student_layer(len(student.blocks))
         self._index_cache: dict[tuple, Tensor] = {}
+        self.paths_used: set[str] = set()  # "maps", "sdpa": which path map transfer took (for the run summary)
         teacher.eval()
         teacher.requires_grad_(False)
 
@@ -93,8 +102,25 @@ class AttentionTransferModel(nn.Module):
             self._index_cache[key] = torch.tensor(heads, dtype=torch.long, device=device)
         return self._index_cache[key]
 
+    def _sdpa_now(self, images: Tensor) -> bool:
+        """Whether this forward pass transfers maps through fused kernels (see the module's docstring)."""
+        plan = self.plan
+        if not plan.sdpa or plan.spec.target is not Target.MAP or self.capture is not None:
+            return False
+        if plan.average is not MapAverage.NONE:
+            return False
+        if plan.spec.kind is Kind.DISTILL and self.training and any(
+                self.student.blocks[lp.student_layer].attn.attn_drop.p > 0 for lp in plan.layers):
+            return False
+        kind = images.device.type
+        dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else images.dtype
+        return fused_kernels.usable(images.device, dtype)
+
     def forward(self, images: Tensor) -> dict[str, object]:
         student, teacher, plan = self.student, self.teacher, self.plan
+        sdpa = self._sdpa_now(images)
+        if plan.spec.target is Target.MAP:
+            self.paths_used.add("sdpa" if sdpa else "maps")
         masks = drop_path_masks(student.blocks, images.shape[0], images) if self.training else None
         share = masks is not None and plan.shared_drop_path
         teacher_masks = [masks[s] if share and s is not None else None for s in plan.teacher_mask_source]
@@ -125,7 +151,8 @@ class AttentionTransferModel(nn.Module):
                         cap = {"residual": self._kept(tx, dim=1)}
                     else:
                         keep_going = t_next < last_teacher
-                        cap, tx = self._teacher_block(teacher.blocks[t_next], tx, teacher_masks[t_next], keep_going)
+                        cap, tx = self._teacher_block(teacher.blocks[t_next], tx, teacher_masks[t_next], keep_going,
+                                                      sdpa)
                     captured = (t_next, cap)
                     t_next += 1
             if residual_target:
@@ -136,7 +163,7 @@ class AttentionTransferModel(nn.Module):
                 continue
             m1, m2 = m if m is not None else (None, None)
             h = blk.norm1(x)
-            heads_out, loss = self._student_attention(blk, h, lp, captured[1], layer=i)
+            heads_out, loss = self._student_attention(blk, h, lp, captured[1], layer=i, sdpa=sdpa)
             x = residual(x, blk.ls1(output(blk.attn, h, heads_out)), m1)
             x = mlp_branch(blk, x, m2)
             if loss is not None:
@@ -146,11 +173,13 @@ class AttentionTransferModel(nn.Module):
 
     # -- teacher -------------------------------------------------------------------
 
-    def _teacher_block(self, blk: Block, x: Tensor, masks: Masks, keep_going: bool) -> tuple[dict[str, Tensor], Tensor]:
+    def _teacher_block(self, blk: Block, x: Tensor, masks: Masks, keep_going: bool,
+                       sdpa: bool = False) -> tuple[dict[str, Tensor], Tensor]:
         """Run a teacher block, returning what the student needs from it and its output.
 
         The output is only computed when a later teacher layer is still needed.
-        Map targets are captured as fp32 probabilities (averaged if the plan says so).
+        Map targets are captured as fp32 probabilities (averaged if the plan says so),
+        or, on the fused path, as the q and k they come from.
         """
         target = self.plan.spec.target
         attn = blk.attn
@@ -160,9 +189,11 @@ class AttentionTransferModel(nn.Module):
         cap: dict[str, Tensor] = {}
         same_tokens = self.plan.teacher_tokens is None
         probs = None  # the teacher's own full maps, when it needs them itself
-        if target is Target.MAP and (same_tokens or keep_going):
+        if target is Target.MAP and not sdpa and (same_tokens or keep_going):
             probs = logits_of(p["q"], p["k"], attn.scale).float().softmax(dim=-1)
-        if target is Target.MAP:
+        if target is Target.MAP and sdpa:
+            cap["q"], cap["k"] = self._kept(p["q"]), self._kept(p["k"])
+        elif target is Target.MAP:
             # with other layouts, the teacher's attention among the student's tokens only (registers taken away)
             taught = probs if same_tokens else (
                 logits_of(self._kept(p["q"]), self._kept(p["k"]), attn.scale).float().softmax(dim=-1))
@@ -197,11 +228,13 @@ class AttentionTransferModel(nn.Module):
         self.capture[layer] = logits_of(p["q"], p["k"], blk.attn.scale).float().softmax(dim=-1)
 
     def _student_attention(
-        self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor], layer: int
+        self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor], layer: int, sdpa: bool = False
     ) -> tuple[Tensor, Optional[Tensor]]:
         spec = self.plan.spec
         attn = blk.attn
         dropout_p = attn.attn_drop.p if self.training else 0.0
+        if sdpa:
+            return self._sdpa_attention(attn, h, lp, cap, dropout_p)
         if spec.kind is Kind.COPY:
             parts = tuple(p for p in PARTS if p not in spec.replaced) if lp.full else PARTS
             p = project(attn, h, parts)
@@ -233,6 +266,31 @@ class AttentionTransferModel(nn.Module):
         heads_out = F.scaled_dot_product_attention(p["q"], p["k"], p["v"], dropout_p=dropout_p)
         chosen = p[part] if heads_index is None else p[part].index_select(1, heads_index)
         return heads_out, projection_distill_loss(chosen, self._teacher_heads(cap[part], lp))
+
+    def _sdpa_attention(self, attn: nn.Module, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor],
+                        dropout_p: float) -> tuple[Tensor, Optional[Tensor]]:
+        """Map copy or distillation of one layer as fused attention calls (teacher q and k in ``cap``)."""
+        tq, tk = self._teacher_heads(cap["q"], lp), self._teacher_heads(cap["k"], lp)
+        t_scale = self.teacher.blocks[lp.teacher_layer].attn.scale
+        if self.plan.spec.kind is Kind.COPY:
+            p = project(attn, h, ("v",) if lp.full else PARTS)
+            v = p["v"]
+            tq, tk = tq.to(v.dtype), tk.to(v.dtype)
+            if lp.full:
+                return F.scaled_dot_product_attention(tq, tk, v, dropout_p=dropout_p, scale=t_scale), None
+            heads, own = self._index(lp.heads, v.device), self._index(lp.own_heads, v.device)
+            taught = F.scaled_dot_product_attention(tq, tk, v.index_select(1, heads), dropout_p=dropout_p,
+                                                    scale=t_scale)
+            mine = F.scaled_dot_product_attention(p["q"].index_select(1, own), p["k"].index_select(1, own),
+                                                  v.index_select(1, own), dropout_p=dropout_p)
+            return torch.cat([taught, mine], dim=1).index_select(1, self._index(lp.merge_order, v.device)), None
+        p = project(attn, h, PARTS)
+        heads_out, lse = fused_kernels.attention_with_lse(p["q"], p["k"], p["v"], attn.scale)
+        q, k = p["q"], p["k"]
+        if not lp.full:
+            heads = self._index(lp.heads, q.device)
+            q, k, lse = q.index_select(1, heads), k.index_select(1, heads), lse.index_select(1, heads)
+        return heads_out, fused_kernels.distill_loss_sdpa(q, k, lse, attn.scale, tq, tk, t_scale)
 
     def _copied_maps(self, attn: nn.Module, p: dict[str, Tensor], lp: LayerPlan, t_probs: Tensor) -> Tensor:
         """The maps a copy layer uses: the teacher's in transferred heads, the student's own elsewhere."""

@@ -58,6 +58,8 @@ class TransferPlan:
     average: MapAverage = MapAverage.NONE  # ablation: average teacher maps over examples or queries
     # the teacher token each student token is (see attention.tokens); None: the same layout
     teacher_tokens: Optional[tuple[int, ...]] = None
+    # map transfer through torch's fused attention kernels, no N x N maps (transfer.sdpa); else maps in fp32
+    sdpa: bool = False
 
     def by_student_layer(self, depth: int) -> list[Optional[LayerPlan]]:
         table: list[Optional[LayerPlan]] = [None] * depth
