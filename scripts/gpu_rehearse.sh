@@ -13,6 +13,7 @@ OUT=${OUT:-results/perf}
 ROOT=${ROOT:-/tmp/attnxfer-rehearsal}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-.venv/bin/attnxfer rehearse main "exec.runs_root=$ROOT/runs" "exec.data_workers=${WORKERS:-12}" --scale paper \
+PY=${PY:-.venv/bin/python}  # scripts/gpu_session.sh sets python3 where there is no .venv
+PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} "$PY" -m attnxfer_core rehearse main "exec.runs_root=$ROOT/runs" "exec.data_workers=${WORKERS:-12}" --scale paper \
     --executor debug --steps "${STEPS:-10}" --classes 1000 \
     --json "$OUT/rehearsal_main_paper.json"
