@@ -107,12 +107,16 @@ def test_a_twin_copying_every_layer_through_fused_kernels_is_its_teacher(teacher
         torch.testing.assert_close(model(images)["logits"], teacher(images), rtol=1e-5, atol=1e-5)
 
 
-def test_teacher_with_registers_the_student_lacks(teacher):
-    """The teacher's attention among the student's tokens only: the same on both paths."""
-    with_registers = tiny_vit(seed=7, reg_tokens=2).eval()
-    runs = [_step(tiny_vit(seed=2), with_registers, use_sdpa, mode=Mode.DISTILL, layers="all")
-            for use_sdpa in (True, False)]
-    torch.testing.assert_close(runs[0][2], runs[1][2], rtol=2e-6, atol=2e-6)
+@pytest.mark.parametrize("other", ["registers", "wider"])
+@pytest.mark.parametrize("mode", [Mode.COPY, Mode.DISTILL])
+def test_teachers_of_another_shape(other, mode):
+    """Registers the student lacks (the teacher's attention among the student's tokens only), or a wider
+    teacher (another head dimension): the same on both paths."""
+    other_teacher = tiny_vit(seed=7, **({"reg_tokens": 2} if other == "registers" else {"embed_dim": 64})).eval()
+    runs = [_step(tiny_vit(seed=2), other_teacher, use_sdpa, mode=mode, layers="all") for use_sdpa in (True, False)]
+    torch.testing.assert_close(runs[0][1], runs[1][1], rtol=2e-5, atol=2e-5)
+    if mode is Mode.DISTILL:
+        torch.testing.assert_close(runs[0][2], runs[1][2], rtol=2e-6, atol=2e-6)
     for name in runs[0][3]:
         torch.testing.assert_close(runs[0][3][name], runs[1][3][name], rtol=1e-5, atol=1e-6, msg=name)
 
@@ -143,7 +147,9 @@ def test_bf16_teacher_feeds_the_fused_path(teacher):
 
 def test_the_kernel_check_accepts_an_agreeing_kernel_and_refuses_a_wrong_one(monkeypatch):
     assert sdpa.check_kernel(torch.device("cpu"), torch.float32)
-    assert sdpa.check_kernel(torch.device("cpu"), torch.bfloat16)
+    # it is first asked inside a forward pass: evaluation's no_grad and autocast must not fail it
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert sdpa.check_kernel(torch.device("cpu"), torch.bfloat16)
     right = sdpa._BACKENDS["cpu"]
 
     def off_by_a_little(q, k, v, scale):

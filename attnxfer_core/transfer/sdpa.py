@@ -149,12 +149,13 @@ def check_kernel(device: torch.device, dtype: torch.dtype) -> bool:
     leaves = [torch.randn(shape, generator=gen).to(device, dtype).requires_grad_() for _ in range(3)]
     g_out = torch.randn(shape, generator=gen).to(device, dtype)
     g_lse = torch.randn(shape[:3], generator=gen).to(device)
-    try:
+    try:  # first asked inside a forward pass, which may be under no_grad (evaluation) or autocast
         results = []
-        for fn in (attention_with_lse, reference_attention_with_lse):
-            out, lse = fn(*leaves, 0.125)
-            grads = torch.autograd.grad((out.float() * g_out.float()).sum() + (lse * g_lse).sum(), leaves)
-            results.append([out.float(), lse, *(g.float() for g in grads)])
+        with torch.enable_grad(), torch.autocast(device.type, enabled=False):
+            for fn in (attention_with_lse, reference_attention_with_lse):
+                out, lse = fn(*leaves, 0.125)
+                grads = torch.autograd.grad((out.float() * g_out.float()).sum() + (lse * g_lse).sum(), leaves)
+                results.append([out.float(), lse, *(g.float() for g in grads)])
         ok = all(torch.allclose(a, b, rtol=tol, atol=tol) for a, b in zip(*results))
     except (RuntimeError, TypeError) as error:  # a torch whose private entry points differ
         warnings.warn(f"attention through fused kernels is unavailable on {device.type} ({error}); "
