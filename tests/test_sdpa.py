@@ -174,3 +174,33 @@ def test_exec_attention_resolves_per_device():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert not uses_sdpa("auto", cpu) and uses_sdpa("auto", cuda)
     assert uses_sdpa("sdpa", cpu) and not uses_sdpa("maps", cuda)
+
+
+def test_mixed_dtypes_are_computed_as_torchs_public_attention_would():
+    """Under CUDA autocast a qk-norm's LayerNorm hands q and k over in fp32 beside a bf16 v: the private
+    kernel is not autocast-aware, so attention_with_lse casts as the public attention does."""
+    q, k, v = _leaves((2, 3, 17, 8), torch.float32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, lse = sdpa.attention_with_lse(q, k, v.detach().bfloat16().requires_grad_(), 8**-0.5)
+    assert out.dtype == torch.bfloat16 and lse.dtype == torch.float32
+    mixed_out, _ = sdpa.attention_with_lse(q, k.double(), v, 8**-0.5)  # no autocast: the common dtype
+    assert mixed_out.dtype == torch.float64
+
+
+def test_the_widened_output_is_held_in_the_memory_order_the_cuda_backward_reads():
+    """The memory-efficient kernel's backward reads ``out`` with its forward's row stride (tokens, then
+    heads); a (batch, heads, tokens, width) contiguous tensor would be read from the wrong rows."""
+    out = torch.randn(2, 5, 3, 8).transpose(1, 2)  # as the kernel's forward returns it
+    wide = sdpa._widened(out, 16, -1.0)
+    assert wide.shape == (2, 3, 5, 16) and wide.transpose(1, 2).is_contiguous()
+    assert torch.equal(wide[..., :8], out) and bool((wide[..., 8] == -1).all()) and not wide[..., 9:].any()
+    g = torch.randn(2, 3, 5)
+    assert torch.equal(sdpa._widened(torch.zeros(2, 3, 5, 8), 16, g)[..., 8], g)
+
+
+def test_copy_keeps_its_attention_dropout_on_the_fused_path(teacher):
+    student = tiny_vit(seed=2, attn_drop_rate=0.1)
+    plan = build_plan(TransferConfig(mode=Mode.COPY, layers="all"), student, teacher)
+    model = AttentionTransferModel(student, teacher, replace(plan, sdpa=True))
+    model.train()(torch.randn(2, 1, 32, 32))
+    assert model.paths_used == {"sdpa"}

@@ -102,25 +102,29 @@ class AttentionTransferModel(nn.Module):
             self._index_cache[key] = torch.tensor(heads, dtype=torch.long, device=device)
         return self._index_cache[key]
 
-    def _sdpa_now(self, images: Tensor) -> bool:
-        """Whether this forward pass transfers maps through fused kernels (see the module's docstring)."""
+    def _sdpa_now(self, tokens: Tensor) -> bool:
+        """Whether this forward pass transfers maps through fused kernels (see the module's docstring).
+
+        ``tokens``: the student's, entering block 0. Copy needs only torch's public attention;
+        distillation needs :func:`~attnxfer_core.transfer.sdpa.attention_with_lse` to be usable here.
+        """
         plan = self.plan
         if not plan.sdpa or plan.spec.target is not Target.MAP or self.capture is not None:
             return False
         if plan.average is not MapAverage.NONE:
             return False
-        if plan.spec.kind is Kind.DISTILL and self.training and any(
-                self.student.blocks[lp.student_layer].attn.attn_drop.p > 0 for lp in plan.layers):
+        if plan.spec.kind is not Kind.DISTILL:
+            return True
+        attns = [self.student.blocks[lp.student_layer].attn for lp in plan.layers]
+        if self.training and any(attn.attn_drop.p > 0 for attn in attns):
             return False
-        kind = images.device.type
-        dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else images.dtype
-        return fused_kernels.usable(images.device, dtype)
+        kind = tokens.device.type
+        dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else tokens.dtype
+        shapes = {(attn.num_heads, tokens.shape[1], attn.head_dim) for attn in attns}
+        return all(fused_kernels.usable(tokens.device, dtype, shape) for shape in shapes)
 
     def forward(self, images: Tensor) -> dict[str, object]:
         student, teacher, plan = self.student, self.teacher, self.plan
-        sdpa = self._sdpa_now(images)
-        if plan.spec.target is Target.MAP:
-            self.paths_used.add("sdpa" if sdpa else "maps")
         masks = drop_path_masks(student.blocks, images.shape[0], images) if self.training else None
         share = masks is not None and plan.shared_drop_path
         teacher_masks = [masks[s] if share and s is not None else None for s in plan.teacher_mask_source]
@@ -128,6 +132,9 @@ class AttentionTransferModel(nn.Module):
         residual_target = plan.spec.target is Target.RESIDUAL
 
         x = embed(student, images)
+        sdpa = self._sdpa_now(x)
+        if plan.spec.target is Target.MAP:
+            self.paths_used.add("sdpa" if sdpa else "maps")
         with self._teacher_context(images):
             tx = embed(teacher, images)
         t_next = 0  # next teacher block to run
@@ -278,12 +285,9 @@ class AttentionTransferModel(nn.Module):
             tq, tk = tq.to(v.dtype), tk.to(v.dtype)
             if lp.full:
                 return F.scaled_dot_product_attention(tq, tk, v, dropout_p=dropout_p, scale=t_scale), None
-            heads, own = self._index(lp.heads, v.device), self._index(lp.own_heads, v.device)
-            taught = F.scaled_dot_product_attention(tq, tk, v.index_select(1, heads), dropout_p=dropout_p,
-                                                    scale=t_scale)
-            mine = F.scaled_dot_product_attention(p["q"].index_select(1, own), p["k"].index_select(1, own),
-                                                  v.index_select(1, own), dropout_p=dropout_p)
-            return torch.cat([taught, mine], dim=1).index_select(1, self._index(lp.merge_order, v.device)), None
+            taught = F.scaled_dot_product_attention(tq, tk, v.index_select(1, self._index(lp.heads, v.device)),
+                                                    dropout_p=dropout_p, scale=t_scale)
+            return self._with_own_heads(taught, p, lp, dropout_p), None
         p = project(attn, h, PARTS)
         heads_out, lse = fused_kernels.attention_with_lse(p["q"], p["k"], p["v"], attn.scale)
         q, k = p["q"], p["k"]
@@ -308,6 +312,12 @@ class AttentionTransferModel(nn.Module):
         if lp.full:
             return probs @ v
         taught = probs @ v.index_select(1, self._index(lp.heads, v.device))
+        return self._with_own_heads(taught, p, lp, dropout_p)
+
+    def _with_own_heads(self, taught: Tensor, p: dict[str, Tensor], lp: LayerPlan, dropout_p: float) -> Tensor:
+        """A copy layer's per-head outputs: ``taught`` in the transferred heads, the student's own attention
+        (timm's fused call) in the others, back in head order."""
+        v = p["v"]
         own = self._index(lp.own_heads, v.device)
         mine = F.scaled_dot_product_attention(
             p["q"].index_select(1, own), p["k"].index_select(1, own), v.index_select(1, own), dropout_p=dropout_p
