@@ -165,3 +165,25 @@ def test_validation_split_curves_and_the_test_set_read_once(tmp_path):
     pilot = execute(tiny_run(tmp_path, "data.val_size=100", "test_at_end=false"))
     assert not [r for r in RunDir(pilot.run_dir).metrics() if r["kind"] == "test"]
     assert pilot.summary["final_split"] == "val"
+
+
+@pytest.mark.slow
+def test_a_compiled_forward_trains_like_the_eager_one(tmp_path):
+    """exec.compile=true compiles the student with its teacher (on the fused-kernel path, a GPU's default;
+    compiling the maps path was checked by hand): the same losses and weights to round-off, and the
+    checkpoint keeps the plain model's parameter names."""
+    extra = ["transfer.mode=distill", "teacher.source=random", "exec.stop_after_steps=3", "log_every=1",
+             "exec.attention=sdpa"]
+    eager = execute(tiny_run(tmp_path / "a", *extra))
+    compiled = execute(tiny_run(tmp_path / "b", *extra, "exec.compile=true"))
+
+    def losses(result):
+        lines = (result.run_dir / "metrics.jsonl").read_text().splitlines()
+        return [json.loads(line)["loss"] for line in lines if json.loads(line)["kind"] == "train"]
+
+    assert len(losses(eager)) == 3
+    assert losses(compiled) == pytest.approx(losses(eager), rel=1e-4)
+    a, b = (load_tensors(r.run_dir / "checkpoint.pt")["model"] for r in (eager, compiled))
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)

@@ -204,3 +204,14 @@ def test_copy_keeps_its_attention_dropout_on_the_fused_path(teacher):
     model = AttentionTransferModel(student, teacher, replace(plan, sdpa=True))
     model.train()(torch.randn(2, 1, 32, 32))
     assert model.paths_used == {"sdpa"}
+
+
+def test_the_benchmark_times_both_paths():
+    from attnxfer_core.bench.steps import bench_shape
+
+    result = bench_shape("embedded", "fp32", ["copy", "distill"], steps=1, warmup=0, device=torch.device("cpu"),
+                         sdpa=True, batch=4)
+    rows = {r["variant"]: r for r in result["rows"]}
+    assert set(rows) == {"plain", "copy", "copy+sdpa", "distill", "distill+sdpa", "teacher_fwd"}
+    assert all(r["batch"] == 4 and r["step_ms"] > 0 for r in rows.values())
+    assert rows["plain"]["ratio"] == 1.0 and rows["distill+sdpa"]["compiled"] is False

@@ -85,11 +85,15 @@ def _variants(shape: BenchShape, modes: list[str], device: torch.device, bf16_te
 
 
 def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup: int, device: torch.device,
-                teacher_bf16: bool = False, sdpa: bool = False, batch: Optional[int] = None) -> dict:
-    """One shape at one precision; ``sdpa`` adds copy/distill through fused kernels, ``batch`` overrides the shape's."""
+                teacher_bf16: bool = False, sdpa: bool = False, batch: Optional[int] = None,
+                compile: bool = False) -> dict:
+    """One shape at one precision; ``sdpa`` adds copy/distill through fused kernels, ``batch`` overrides the
+    shape's, ``compile`` times every variant (plain included) through ``torch.compile`` (exec.compile)."""
     shape = SHAPES[name] if batch is None else replace(SHAPES[name], batch=batch)
     student, teacher, variants = _variants(shape, modes, device, bf16_teacher=teacher_bf16 and precision == "fp32",
                                            sdpa=sdpa)
+    if compile:  # compilation happens in the warm-up steps, which are not timed
+        variants = {key: torch.compile(model) for key, model in variants.items()}
     optimizer = torch.optim.AdamW(student.parameters(), lr=1e-4)
     images = torch.randn(shape.batch, shape.in_chans, shape.img_size, shape.img_size, device=device)
     labels = torch.randint(0, 10, (shape.batch,), device=device)
@@ -145,7 +149,7 @@ def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup:
     for key in variants:
         med = statistics.median(times[key])
         rows.append({
-            "shape": name, "precision": precision, "variant": key, "batch": shape.batch,
+            "shape": name, "precision": precision, "variant": key, "batch": shape.batch, "compiled": compile,
             "step_ms": round(1000 * med, 2), "images_per_s": round(shape.batch / med, 1),
             "ratio": round(med / plain, 3), "memory_mb": round(memory[key] / 2**20, 1),
             "memory_ratio": round(memory[key] / memory["plain"], 3),
@@ -176,7 +180,7 @@ def format_table(rows: list[dict]) -> str:
 
 def run_benchmarks(shapes: list[str], precisions: list[str], modes: list[str], steps: int, warmup: int,
                    device: torch.device, teacher_bf16: bool = False, json_path: Optional[str] = None,
-                   sdpa: bool = False, batch: Optional[int] = None) -> list[dict]:
+                   sdpa: bool = False, batch: Optional[int] = None, compile: bool = False) -> list[dict]:
     """Time every shape x precision (GPU-only shapes are skipped on the CPU); print and optionally save rows."""
     results = []
     for s in shapes:
@@ -184,7 +188,8 @@ def run_benchmarks(shapes: list[str], precisions: list[str], modes: list[str], s
             print(f"skipping {s}: GPU only", file=sys.stderr)
             continue
         for p in precisions:
-            out = bench_shape(s, p, modes, steps, warmup, device, teacher_bf16=teacher_bf16, sdpa=sdpa, batch=batch)
+            out = bench_shape(s, p, modes, steps, warmup, device, teacher_bf16=teacher_bf16, sdpa=sdpa, batch=batch,
+                              compile=compile)
             results.extend(out["rows"])
             print(format_table(out["rows"]), flush=True)
             print(f"(teacher weights: {out['teacher_weights_mb']} MB; "

@@ -36,7 +36,8 @@ def bench(args: argparse.Namespace) -> int:
         print(f"error: unknown shape {unknown[0]!r}; choose from {', '.join(SHAPES)}", file=sys.stderr)
         return 2
     run_benchmarks(shapes, args.precision or ["fp32", "bf16"], modes, args.steps, args.warmup, device,
-                   teacher_bf16=args.teacher_bf16, json_path=args.json, sdpa=args.sdpa, batch=args.batch)
+                   teacher_bf16=args.teacher_bf16, json_path=args.json, sdpa=args.sdpa, batch=args.batch,
+                   compile=args.compile)
     return 0
 
 
@@ -113,6 +114,9 @@ def register(sub) -> None:
     parser.add_argument("--sdpa", action="store_true",
                         help="also time copy and distill through fused attention kernels (exec.attention=sdpa)")
     parser.add_argument("--batch", type=COUNT, help="images per step, instead of each shape's own")
+    parser.add_argument("--compile", action="store_true",
+                        help="time every variant through torch.compile (exec.compile=true); raise --warmup to cover "
+                             "the compilation")
     parser.set_defaults(handler=bench)
     cal = sub.add_parser("calibrate", help="measure this machine's step and evaluation times of the embedded "
                          "presets (the table plan's time estimates use)")

@@ -235,6 +235,9 @@ class ExecConfig:
     # Map copy/distillation through fused attention kernels ("sdpa", no N x N maps) or materialised fp32 maps
     # ("maps"); the same mathematics, different round-off, as a different device gives. auto: sdpa on CUDA.
     attention: str = bounded("auto", choices=ATTENTION_PATHS)
+    # torch.compile the training forward (student with its teacher): fewer kernel launches and less Python per
+    # layer on a GPU; the first steps pay the compilation. Round-off differs from eager, as another device's does.
+    compile: bool = False
     threads: Optional[int] = bounded(None, ge=1)  # torch intra-op threads; None: torch's default
     data_workers: int = bounded(4, ge=0)  # ImageFolder loader processes
     progress: Optional[bool] = None  # progress bar; None: only when stderr is a TTY

@@ -92,6 +92,8 @@ class Trainer:
                 task.module, device_ids=[ctx.local_rank] if device.type == "cuda" else None,
                 find_unused_parameters=copies,
             )
+        if cfg.exec.compile:  # the module that runs the forward; weights, checkpoints and EMA stay the plain model's
+            task.module = torch.compile(task.module)
         self.optimizer, self.row_decays = build_optimizer(self.model, cfg.optim, task.frozen_rows())
         self.ema = ModelEmaV3(self.model, decay=cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.autocast = autocast_factory(cfg.precision, device)
