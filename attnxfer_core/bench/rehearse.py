@@ -31,9 +31,9 @@ from attnxfer_core.experiments.study import PlannedRun
 from attnxfer_core.models import hub
 from attnxfer_core.runs.files import read_json_record
 from attnxfer_core.runs.rundir import TIMING, run_dir_of
+from attnxfer_core.training.timing import WARMUP  # the trainer's untimed first steps
 
 MEMORY_SHARE = 0.9  # a peak above this share of the GPU's memory leaves no room for fragmentation
-WARMUP = 3  # steps of each rehearsal run that are not timed (allocation, autotuning)
 
 
 def make_image_folder(root: Path, classes: int, per_class: int, size: tuple[int, int] = (375, 500),
