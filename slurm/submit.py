@@ -8,6 +8,7 @@ recorded in each run directory, checked against the scheduler, decides.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import subprocess
 import sys
@@ -153,7 +154,8 @@ def submit_runs(
     root = Path(runs[0].config.exec.runs_root) if runs else Path("runs")
     if kind == "slurm" and not dry_run:
         check_cluster(profile, [r.resources for r in runs])  # before anything is written
-    with _SubmitLock(root):
+    # a dry run only reads: it takes no lock, so it creates neither the runs root nor the lock file
+    with contextlib.nullcontext() if dry_run else _SubmitLock(root):
         status = current_status(runs)
         startable = {RunState.NOT_STARTED.value, RunState.STOPPED.value}
         failed = RunState.FAILED.value

@@ -1,13 +1,17 @@
-"""Property-based tests of the whole input surface: config overrides, CLI options, checkpoint and IDX files.
+"""Property-based tests of the whole input surface: config overrides, CLI options, checkpoint and IDX files,
+in the library and through whole commands.
 
 Properties: bad input is refused with one line that names the field, option or file, and never with
 a traceback; nothing is written; values inside a field's declared bounds pass. The default run tries a
 bounded number of examples per property; the slow-marked run (CI) tries many more.
 """
+import contextlib
 import dataclasses
 import gzip
+import tempfile
 import typing
 from pathlib import Path
+from typing import Iterator, Optional
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -18,6 +22,7 @@ from attnxfer_core.cli import main as cli_main
 from attnxfer_core.config import RunConfig, apply_overrides
 from attnxfer_core.config.bounds import BOUNDS
 from attnxfer_core.config.validate import validate_config
+from attnxfer_core.data.datasets import FASHION_MNIST_FILES
 from attnxfer_core.data.idx import read_idx
 from attnxfer_core.errors import ConfigError, UserError
 from attnxfer_core.experiments.shapes import ShapeChecker
@@ -138,13 +143,13 @@ def test_every_number_field_declares_its_bounds():
 # -- the command line ----------------------------------------------------------------------------------
 
 def _options():
-    """(command, option, action) for every option of every command that parses a value."""
+    """(command, option, action) for every option of every command that parses or restricts a value."""
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     out = []
     for name, command in sub.choices.items():
         for action in command._actions:
-            if action.option_strings and action.type is not None:
+            if action.option_strings and (action.type is not None or action.choices):
                 out.append((name, action.option_strings[-1], action))
     return out
 
@@ -154,18 +159,20 @@ OPTIONS = _options()
 
 def test_every_option_that_takes_a_number_declares_its_bounds():
     loose = [(c, o) for c, o, a in OPTIONS if a.type in (int, float)]
+    assert len(OPTIONS) > 30  # the walk finds every command's options (and the fuzzing below tries each)
     assert loose == [], loose
 
 
-BAD_NUMBERS = st.one_of(st.integers(-10**9, 0).map(str), st.sampled_from(["nan", "inf", "-inf", "abc", "", "1.5x",
-                                                                           "-0.0", "1e400"]))
+BAD_VALUES = st.one_of(st.integers(-10**9, 0).map(str), st.sampled_from(["nan", "inf", "-inf", "abc", "", "1.5x",
+                                                                          "-0.0", "1e400"]),
+                       st.text(max_size=12).filter(lambda v: not v.startswith("-")))  # "-x" reads as an option
 
 
 def _refused(command: str, option: str, value: str, capsys, tmp_path) -> None:
     action = next(a for c, o, a in OPTIONS if (c, o) == (command, option))
     try:
-        action.type(value)
-        accepted = True
+        parsed = action.type(value) if action.type is not None else value
+        accepted = not action.choices or parsed in action.choices
     except Exception:
         accepted = False
     assume(not accepted)  # a value the option accepts is not what this property is about
@@ -177,9 +184,22 @@ def _refused(command: str, option: str, value: str, capsys, tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@FAST
-@given(choice=st.sampled_from([(c, o) for c, o, _ in OPTIONS]), value=BAD_NUMBERS)
-def test_bad_option_values_are_one_line_errors_and_write_nothing(choice, value, capsys, tmp_path, monkeypatch):
+OPTION_IDS = [(c, o) for c, o, _ in OPTIONS]
+
+
+@pytest.mark.parametrize("command, option", OPTION_IDS, ids=[f"{c} {o}" for c, o in OPTION_IDS])
+@settings(FAST, max_examples=10)
+@given(value=BAD_VALUES)
+def test_bad_option_values_are_one_line_errors_and_write_nothing(command, option, value, capsys, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _refused(command, option, value, capsys, tmp_path)
+
+
+@pytest.mark.slow
+@settings(LONG, max_examples=100)
+@given(choice=st.sampled_from(OPTION_IDS), value=BAD_VALUES)
+def test_bad_option_values_long(choice, value, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _refused(*choice, value, capsys, tmp_path)
 
@@ -246,3 +266,135 @@ def test_any_override_key_is_a_known_field_or_refused_by_name(key, value):
     field = err.value.field  # the key, or its first part that is no field
     assert "\n" not in str(err.value) and field and (key.strip().startswith(field) or field in (
         repr(key.strip()), f"{key}={value}")), str(err.value)
+
+
+# -- whole commands ------------------------------------------------------------------------------------
+# The properties above hold the library; these hold what a user types. A command that only reads (plan,
+# status, a dry-run submission) writes nothing for any input; an override the library refuses is refused
+# by every command that takes it, with the library's own line, before anything is written.
+
+STUDIES = ["main", "layers", "heads", "teachers", "loss_weight", "robustness"]
+READ_ONLY = [("plan",), ("status",), ("submit", "--executor", "local", "--dry-run")]
+WRITING = [("run",), ("analyze",), ("submit", "--executor", "local")]
+
+
+def _command(argv: list[str], capsys) -> tuple[int, str]:
+    """Exit status and standard error of one command, run in this process (an uncaught exception fails)."""
+    try:
+        rc = cli_main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    return rc, capsys.readouterr().err.strip()
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("error: ") or "Traceback" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _library_refusal(key: str, value: str) -> Optional[str]:
+    """What the library says of ``key=value`` on the default run config (None: accepted)."""
+    try:
+        cfg = apply_overrides(RunConfig(), [f"{key}={value}"])
+        validate_config(cfg)
+        ShapeChecker().check(cfg)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def _written(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@contextlib.contextmanager
+def _fresh_dir(monkeypatch) -> Iterator[Path]:
+    """An empty working directory per example (pytest's tmp_path is shared by all of a test's examples)."""
+    with tempfile.TemporaryDirectory() as name, monkeypatch.context() as patch:
+        patch.chdir(name)
+        yield Path(name)
+
+
+@FAST
+@given(key=st.sampled_from(KEYS), value=VALUES)
+def test_train_refuses_what_the_library_refuses_with_its_line_and_writes_nothing(key, value, capsys, monkeypatch):
+    refusal = _library_refusal(key, value)
+    assume(refusal is not None and not refusal.startswith(NO_FIELD))  # an accepted override would train
+    with _fresh_dir(monkeypatch) as here:
+        rc, err = _command(["train", f"{key}={value}", f"exec.runs_root={here}/runs"], capsys)
+        assert rc == 2 and _one_error_line(err) == f"error: {refusal}", err
+        assert _written(here) == []
+
+
+def _study_command(command: tuple[str, ...], study: str, override: str, root: Path) -> list[str]:
+    return [command[0], study, override, f"exec.runs_root={root}/runs", *command[1:]]
+
+
+@FAST
+@given(study=st.sampled_from(STUDIES), key=st.sampled_from(KEYS), value=VALUES)
+def test_study_commands_agree_on_any_override_and_refusals_write_nothing(study, key, value, capsys, monkeypatch):
+    """Every read-only command accepts or refuses an override alike, and writes nothing either way; what
+    they refuse, the commands that train or submit refuse with the same line, before writing anything."""
+    with _fresh_dir(monkeypatch) as here:
+        said = set()
+        for command in READ_ONLY:
+            rc, err = _command(_study_command(command, study, f"{key}={value}", here), capsys)
+            assert rc in (0, 2), (command, rc, err)
+            said.add(_one_error_line(err) if rc == 2 else None)
+            assert _written(here) == [], command
+        assert len(said) == 1, said  # a dry run refuses exactly what the others refuse
+        refusal = said.pop()
+        if refusal is None:
+            return  # accepted: running it would train
+        for command in WRITING:
+            rc, err = _command(_study_command(command, study, f"{key}={value}", here), capsys)
+            assert rc == 2 and _one_error_line(err) == refusal, (command, err)
+            assert _written(here) == [], command
+
+
+LONG_COMMANDS = settings(LONG, max_examples=200)
+
+
+@pytest.mark.slow
+@LONG_COMMANDS
+@given(key=st.sampled_from(KEYS), value=VALUES)
+def test_train_refusals_long(key, value, capsys, monkeypatch):
+    test_train_refuses_what_the_library_refuses_with_its_line_and_writes_nothing.hypothesis.inner_test(
+        key, value, capsys, monkeypatch)
+
+
+@pytest.mark.slow
+@LONG_COMMANDS
+@given(study=st.sampled_from(STUDIES), key=st.sampled_from(KEYS), value=VALUES)
+def test_study_commands_long(study, key, value, capsys, monkeypatch):
+    test_study_commands_agree_on_any_override_and_refusals_write_nothing.hypothesis.inner_test(
+        study, key, value, capsys, monkeypatch)
+
+
+SMALL_FILES = settings(FAST, max_examples=12)
+
+
+@SMALL_FILES
+@given(data=st.binary(max_size=600), suffix=st.sampled_from([".pt", ".safetensors"]))
+def test_random_bytes_as_the_teacher_through_train(data, suffix, capsys, monkeypatch):
+    with _fresh_dir(monkeypatch) as here:
+        path = here / f"teacher{suffix}"
+        path.write_bytes(data)
+        rc, err = _command(["train", "data.dataset=synthetic", "transfer.mode=distill", "teacher.source=file",
+                            f"teacher.path={path}", f"exec.runs_root={here}/runs"], capsys)
+        assert rc == 2 and str(path) in _one_error_line(err), err
+        assert _written(here) == [path.name]
+
+
+@SMALL_FILES
+@given(data=st.binary(max_size=300), gz=st.booleans())
+def test_random_bytes_as_the_data_through_train(data, gz, capsys, monkeypatch):
+    with _fresh_dir(monkeypatch) as here:
+        root = here / "fashion"
+        root.mkdir()
+        for name in (n for pair in FASHION_MNIST_FILES.values() for n in pair):
+            (root / name).write_bytes(gzip.compress(data) if gz else data)
+        rc, err = _command(["train", f"data.root={root}", f"exec.runs_root={here}/runs"], capsys)
+        assert rc == 2 and str(root) in _one_error_line(err), err
+        assert not (here / "runs").exists()
