@@ -15,6 +15,7 @@ from attnxfer_core.config import (
     Interpolation,
     LayerDecayGroups,
     OptimConfig,
+    Precision,
     TransferConfig,
 )
 from attnxfer_core.experiments.presets import paper
@@ -100,6 +101,8 @@ def test_paper_recipes():
     assert (distill.optim.epochs, distill.optim.blr, distill.optim.weight_decay) == (200, 1e-4, 0.3)
     for run in (finetune, distill):
         assert run.augment.interpolation is Interpolation.BICUBIC and run.augment.erasing_mode is ErasingMode.PIXEL
+    # mixed precision, as the authors trained: every paper-scale run, its teacher's forward included
+    assert {paper(m).precision for m in Mode} == {Precision.BF16}
 
 
 def test_randaugment_posterize_at_full_magnitude_never_raises(tmp_path):
