@@ -8,6 +8,7 @@ bounded number of examples per property; the slow-marked run (CI) tries many mor
 import contextlib
 import dataclasses
 import gzip
+import json
 import tempfile
 import typing
 from pathlib import Path
@@ -398,3 +399,36 @@ def test_random_bytes_as_the_data_through_train(data, gz, capsys, monkeypatch):
         rc, err = _command(["train", f"data.root={root}", f"exec.runs_root={here}/runs"], capsys)
         assert rc == 2 and str(root) in _one_error_line(err), err
         assert not (here / "runs").exists()
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                      max_size=3), max_leaves=6)
+PROFILE_KEYS = ["partition", "account", "qos", "array_parallelism", "gpus_per_run", "cpus_per_task", "mem_gb",
+                "hours", "constraint", "exclude", "additional", "nope"]
+
+
+@FAST
+@given(content=st.one_of(st.binary(max_size=200),
+                         st.dictionaries(st.sampled_from(PROFILE_KEYS), JSON_VALUES, max_size=4).map(
+                             lambda d: json.dumps(d).encode()),
+                         JSON_VALUES.map(lambda v: json.dumps(v).encode())))
+def test_any_profile_file_is_used_or_refused_in_one_line(content, capsys, monkeypatch):
+    """A cluster profile is the user's JSON: random bytes, any JSON value, any field with any value."""
+    with _fresh_dir(monkeypatch) as here:
+        (here / "p.json").write_bytes(content)
+        rc, err = _command(["submit", "main", f"exec.runs_root={here}/runs", "--executor", "local", "--profile",
+                            "p.json", "--dry-run"], capsys)
+        assert rc in (0, 2), err
+        if rc == 2:
+            assert "p.json" in _one_error_line(err), err
+        assert _written(here) == ["p.json"]
+
+
+@pytest.mark.slow
+@settings(LONG, max_examples=300)
+@given(content=st.one_of(st.binary(max_size=400), JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+                         st.dictionaries(st.sampled_from(PROFILE_KEYS), JSON_VALUES, max_size=6).map(
+                             lambda d: json.dumps(d).encode())))
+def test_any_profile_file_long(content, capsys, monkeypatch):
+    test_any_profile_file_is_used_or_refused_in_one_line.hypothesis.inner_test(content, capsys, monkeypatch)

@@ -82,7 +82,7 @@ def read_json_record(path: Path) -> Optional[dict]:
     is absent or unreadable, never an exception (readers scan while jobs write)."""
     try:
         return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # JSONDecodeError, and UnicodeDecodeError for bytes that are no text
         return None
 
 
