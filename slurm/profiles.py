@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import json
-import typing
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from attnxfer_core.config.bounds import bounded, check_bounds
+from attnxfer_core.config.codec import from_dict
 from attnxfer_core.errors import ConfigError, UserError
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
@@ -45,42 +45,12 @@ def load_profile(name_or_path: Optional[str]) -> ClusterProfile:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"cluster profile {path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"cluster profile {path}: expected a JSON object of fields, got {type(data).__name__}")
-    known = {f.name for f in fields(ClusterProfile)}
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"profile.{key}", f"unknown field in {path}")
     try:
-        for key, value in data.items():
-            _check_type(key, value)
-        profile = ClusterProfile(**data)
+        profile = from_dict(ClusterProfile, data, prefix="profile.")  # field names, then types, as config files
         check_bounds(profile, "profile.")
     except ConfigError as exc:
         raise UserError(f"cluster profile {path}: {exc}") from None
     return profile
-
-
-_HINTS = typing.get_type_hints(ClusterProfile)
-_JSON_NAMES = {str: "a string", int: "an integer", float: "a number", dict: "an object"}
-
-
-def _check_type(key: str, value: Any) -> None:
-    """JSON gives any type anywhere: a field takes its own type (or null where it is optional); the
-    ``additional`` sbatch options are an object of strings, numbers or booleans."""
-    hint = _HINTS[key]
-    kinds = [k for k in typing.get_args(hint) if k is not type(None)] or [hint]
-    if value is None and type(None) in typing.get_args(hint):
-        return
-    kind = typing.get_origin(kinds[0]) or kinds[0]
-    ok = (isinstance(value, (int, float)) if kind is float else isinstance(value, kind)) and not (
-        isinstance(value, bool) and kind is not bool)
-    if not ok:
-        raise ConfigError(f"profile.{key}", f"expected {_JSON_NAMES[kind]}, got {value!r}")
-    if kind is dict:
-        for name, item in value.items():
-            if not isinstance(item, (str, int, float, bool)):
-                raise ConfigError(f"profile.{key}.{name}", f"expected a string, number or boolean, got {item!r}")
 
 
 def with_flags(profile: ClusterProfile, **flags) -> ClusterProfile:

@@ -66,7 +66,7 @@ def to_dict(cfg: Any) -> dict:
 def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     """Rebuild a config dataclass from :func:`to_dict` output; unknown keys are errors."""
     if not isinstance(data, dict):
-        raise ConfigError(prefix or cls.__name__, f"expected a mapping, got {type(data).__name__}")
+        raise ConfigError(prefix.rstrip(".") or cls.__name__, f"expected a mapping, got {type(data).__name__}")
     hints = field_types(cls)
     names = set(field_names(cls))
     for key in data:
@@ -235,4 +235,11 @@ def coerce(tp: Any, raw: Any, key: str) -> Any:
         if not isinstance(raw, str):
             raise ConfigError(key, f"expected a string, got {raw!r}")
         return raw
+    if tp is dict:  # free-form options passed on as they are (a cluster profile's extra sbatch flags)
+        if not isinstance(raw, dict):
+            raise ConfigError(key, f"expected a mapping, got {raw!r}")
+        for name, item in raw.items():
+            if not isinstance(item, (str, int, float, bool)):
+                raise ConfigError(f"{key}.{name}", f"expected a string, number or boolean, got {item!r}")
+        return dict(raw)
     raise ConfigError(key, f"unsupported config type {tp!r}")
