@@ -5,7 +5,8 @@ kind has one renderer here. A renderer returns the files it wrote, or a note
 saying what is missing (a figure whose runs are missing is skipped, never faked).
 Where the paper reports a number it is shown beside ours, labelled as the
 paper's (they are ViT-L on ImageNet-1k; ours may be another scale). Output is
-deterministic: one seaborn style, fixed sizes and DPI, no timestamps in the files.
+deterministic: one seaborn style, fixed sizes and DPI, no timestamps in the files, and every
+interval drawn is the suite's t interval (:mod:`analysis.stats`), never a plotting library's bootstrap.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from attnxfer_core.experiments.figures import (
 )
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.modes import Mode
+from attnxfer_core.runs.provenance import code_version
 from attnxfer_core.runs.rundir import ANALYSIS_FILES
 
 PAPER_LABEL = "paper (ViT-L/16, ImageNet-1k)"
@@ -98,6 +100,22 @@ def _bars(ax, labels, means, errors_low, errors_high=None, color=None):
     high = low if errors_high is None else [0 if math.isnan(c) else c for c in errors_high]
     ax.bar(x, means, yerr=[low, high] if any(low) or any(high) else None, capsize=3, color=color)
     ax.set_xticks(x, labels, rotation=20)
+
+
+def _grouped_bars(ax, agg: pd.DataFrame, x_order: list[str], hue_order: list[str], x_col: str, hue_col: str) -> None:
+    """Bars of seed means with the suite's t intervals (:mod:`analysis.stats`), one colour per hue.
+
+    Drawn from the aggregate rather than by seaborn's estimator, whose bootstrap intervals are a second
+    statistic and change from one drawing to the next."""
+    width = 0.8 / len(hue_order)
+    keyed = agg.assign(_x=agg[x_col].astype(str), _hue=agg[hue_col].astype(str)).set_index(["_hue", "_x"])
+    for i, hue in enumerate(hue_order):
+        xs = [j for j, x in enumerate(x_order) if (hue, x) in keyed.index]
+        rows = [keyed.loc[(hue, x_order[j])] for j in xs]
+        errors = [0.0 if math.isnan(r["top1_ci95"]) else r["top1_ci95"] for r in rows]
+        ax.bar(np.array(xs) + (i - (len(hue_order) - 1) / 2) * width, [r["top1_mean"] for r in rows], width,
+               yerr=errors if any(errors) else None, capsize=3, label=hue)
+    ax.set_xticks(np.arange(len(x_order)), x_order)
 
 
 def _filtered(clean: pd.DataFrame, where, exclude) -> pd.DataFrame:
@@ -273,11 +291,9 @@ def grouped_bars(spec: GroupedBars, data: StudyData, out: Path, formats: Sequenc
         clean = clean.assign(series="ours")
     agg = aggregate(clean, by=[x_col, hue_col, "set"])
     plt = _plt()
-    import seaborn as sns
-
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    sns.barplot(data=clean.assign(**{x_col: clean[x_col].astype(str), hue_col: clean[hue_col].astype(str)}),
-                x=x_col, y="top1", hue=hue_col, errorbar=("ci", 95), capsize=0.1, ax=ax)
+    _grouped_bars(ax, agg, x_order=list(dict.fromkeys(clean[x_col].astype(str))),
+                  hue_order=list(dict.fromkeys(clean[hue_col].astype(str))), x_col=x_col, hue_col=hue_col)
     ax.set_ylim(max(0, clean["top1"].min() - 10), min(100, clean["top1"].max() + 5))
     ax.set_ylabel("top-1 (%)")
     ax.set_xlabel(spec.x)
@@ -372,13 +388,19 @@ def similarity_lines(spec: SimilarityLines, data: StudyData, out: Path, formats:
                                     "reference": key.split("/", 1)[1], "jsd": value})
     frame = pd.DataFrame(records)
     refs = sorted(frame["reference"].unique())
+    agg = aggregate(frame, metrics=("jsd",), by=["reference", "method", "layer"])
     plt = _plt()
-    import seaborn as sns
-
     fig, axes = plt.subplots(1, len(refs), figsize=(5 * len(refs), 3.4), squeeze=False)
     for ax, ref in zip(axes[0], refs):
-        sns.lineplot(data=frame[frame["reference"] == ref], x="layer", y="jsd", hue="method", marker="o", ax=ax,
-                     hue_order=_order(frame["method"].unique()))
+        for method in _order(frame["method"].unique()):
+            part = agg[(agg["reference"] == ref) & (agg["method"] == method)].sort_values("layer")
+            (line,) = ax.plot(part["layer"], part["jsd_mean"], marker="o", label=method)
+            half = part["jsd_ci95"].fillna(0)  # the suite's t interval over seeds; none for one seed
+            ax.fill_between(part["layer"], part["jsd_mean"] - half, part["jsd_mean"] + half, alpha=0.2,
+                            color=line.get_color(), lw=0)
+        ax.legend(title="method", fontsize=7)
+        ax.set_xticks(sorted(agg["layer"].unique()))
+        ax.set_xlabel("layer")
         ax.set_title(f"JSD to the {ref} model (best head matching)")
         ax.set_ylabel("Jensen-Shannon divergence (bits)")
     stem = spec.stem_for(data.study.name)
@@ -421,7 +443,30 @@ def study_figures(study: Study, tables: Path, out: Path, formats: Sequence[str])
     data = load_study_data(study, tables)
     if data is None:
         return [FigureResult(note=f"not collected (attnxfer collect {study.name})")]
-    return [render(spec, data, out, formats) for spec in study.figures]
+    results = [render(spec, data, out, formats) for spec in study.figures]
+    note = provenance_line(data)
+    for path in (f for r in results for f in r.files):
+        if path.suffix == ".md":
+            path.write_text(path.read_text() + f"\n{note}\n")
+        elif path.suffix == ".tex":
+            path.write_text(path.read_text() + "".join(f"% {line}\n" for line in note.splitlines()))
+    return results
+
+
+def provenance_line(data: StudyData) -> str:
+    """Where a study's tables and figures came from: the commands, code versions and devices behind them.
+
+    The runs' code versions and devices come from the status table (one device per study: collect refuses a
+    mix); the figure's own code version is the checkout drawing it."""
+    done = data.status[data.status["state"] == "done"] if "state" in data.status else data.status
+    def listed(column: str) -> str:
+        values = sorted({str(v) for v in done[column].dropna()}) if column in done else []
+        return ", ".join(values) or "unknown"
+
+    return (f"Made by `attnxfer figures --study {data.study.name}` (code {code_version()}) from "
+            f"`results/tables/{data.study.name}.*`, made by `{data.provenance.get('command', 'unknown')}` "
+            f"(code {data.provenance.get('code_version', 'unknown')}, {data.provenance.get('scale', '?')} scale) "
+            f"from runs of code {listed('code_version')} on device {listed('device')}.")
 
 
 def render_figures(studies: Sequence[Study], tables: Path, out: Path,

@@ -117,10 +117,10 @@ def _populate_all(root: Path, *overrides: str) -> None:
         for i, n in enumerate(["distill+finetune", "finetune+finetune", "scratch+scratch", "distill+finetune"])]))
     (analyses / "similarity").mkdir(parents=True)
     (analyses / "similarity" / "similarity.json").write_text(json.dumps([
-        {"method": m, "seed": 0, "run_id": f"{m}-x", "layers": {str(layer): {"jsd_matched/pretrained": 0.1 * layer,
-                                                          "jsd_matched/finetuned": 0.05 * layer,
-                                                          "entropy": 2.0} for layer in range(4)}}
-        for m in ("scratch", "copy", "distill")]))
+        {"method": m, "seed": seed, "run_id": f"{m}-{seed}", "layers": {str(layer): {
+            "jsd_matched/pretrained": 0.1 * layer + 0.01 * seed ** 2, "jsd_matched/finetuned": 0.05 * layer,
+            "entropy": 2.0 + seed} for layer in range(4)}}
+        for m in ("scratch", "copy", "distill") for seed in (0, 1, 2)]))
     (analyses / "robustness").mkdir(parents=True)
     (analyses / "robustness" / "matched.json").write_text(json.dumps([
         {"method": "distill", "reference": "finetune", "seed": 0, "rows": [
@@ -144,9 +144,11 @@ def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path, capsys):
         assert all(p.exists() and p.stat().st_size > 0 for p in produced)
     assert (figs / "main.md").read_text().count("|") > 10 and "\\begin{tabular}" in (figs / "main.tex").read_text()
     assert "paper" in (figs / "main.md").read_text()
-    first = (figs / "layers.png").read_bytes()
-    figures(["layers"], tables, figs, ["png"])
-    assert (figs / "layers.png").read_bytes() == first  # deterministic
+    for table in [*figs.glob("*.md"), *figs.glob("*.tex")]:  # each carries its commands, code versions and device
+        assert "`attnxfer collect (test)` (code " in table.read_text() and " on device " in table.read_text(), table
+    again = tmp_path / "again"
+    figures([], tables, again, ["png"])  # deterministic, bands and error bars included
+    assert {p.name: p.read_bytes() for p in figs.glob("*.png")} == {p.name: p.read_bytes() for p in again.glob("*.png")}
     index = dashboard([], tables, figs, tmp_path / "dashboard")
     text = index.read_text()
     assert "Does it replicate?" in text and "<script>window.__xss" not in text
@@ -248,3 +250,26 @@ def test_a_verdict_counts_a_difference_in_its_metrics_own_unit():
     assert unit("top1") == unit("top5") == "points"
     assert unit("similarity:jsd_matched/pretrained") == "(jsd_matched)"
     assert unit("ece") == "(ece)"
+
+
+def test_grouped_bars_draw_the_suites_t_interval_not_a_bootstrap():
+    """The error bar is mean ± the t half-width of analysis.stats, the same one the tables print."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.container import ErrorbarContainer
+
+    from analysis.figures import _grouped_bars
+    from analysis.stats import mean_interval
+
+    values = {("a", "x"): [60.0, 63.0, 70.0], ("a", "y"): [50.0, 52.0, 51.0], ("b", "x"): [40.0, 41.0, 45.0]}
+    runs = pd.DataFrame([{"value.k": x, "value.h": h, "set": "clean", "seed": i, "top1": v}
+                         for (h, x), vs in values.items() for i, v in enumerate(vs)])
+    fig, ax = plt.subplots()
+    _grouped_bars(ax, aggregate(runs, by=["value.k", "value.h", "set"]), ["x", "y"], ["a", "b"], "value.k", "value.h")
+    drawn = sorted(tuple(round(float(y), 6) for y in seg[:, 1]) for c in ax.containers
+                   if isinstance(c, ErrorbarContainer) for seg in c.lines[2][0].get_segments())
+    plt.close(fig)
+    expected = sorted((round(i.low, 6), round(i.high, 6)) for i in map(mean_interval, values.values()))
+    assert drawn == expected
