@@ -23,6 +23,7 @@ from attnxfer_core.config import RunConfig, from_dict
 from attnxfer_core.experiments.presets import budget_of
 from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import Study
+from attnxfer_core.runs.provenance import code_version
 from attnxfer_core.runs.rundir import RunState
 
 STYLE = """
@@ -119,15 +120,17 @@ def _badge(verdict: str) -> str:
 
 
 def build_dashboard(
-    out: Path, studies: dict[str, dict], verdicts: Iterable[Verdict], figures_dir: Path, provenance: dict,
+    out: Path, studies: dict[str, dict], verdicts: Iterable[Verdict], figures_dir: Path,
+    missing: Optional[dict[str, str]] = None,
 ) -> Path:
-    """``studies``: name -> {"paper", "results", "aggregate", "status", "curves", "configs", "figures"}."""
+    """``studies``: name -> {"paper", "results", "aggregate", "status", "curves", "configs", "figures", "command",
+    "code_version"}; ``missing``: paper of each study without tables, named in the summary rather than left out."""
     if out.exists():
         shutil.rmtree(out)
     (out / "runs").mkdir(parents=True)
     (out / "figures").mkdir()
-    body = [f"<h1>attnxfer results</h1><p class=\"note\">code {esc(provenance.get('code_version', ''))}; "
-            f"tables: {esc(provenance.get('command', ''))}</p>"]
+    body = [f"<h1>attnxfer results</h1><p class=\"note\">made by <code>attnxfer dashboard</code> (code "
+            f"{esc(code_version())}) from the collected tables; each study's row says what made its tables.</p>"]
     rows = "".join(f"<tr><td>{esc(v.study)}</td><td>{esc(v.claim)}</td><td>{esc(v.role)}</td><td>{esc(v.kind)}</td>"
                    f"<td>{esc(v.paper)}</td><td>{_badge(v.verdict)}</td><td>{esc(v.evidence)}</td></tr>"
                    for v in verdicts)
@@ -150,9 +153,15 @@ def build_dashboard(
                          "budget": data.get("budget", ""), "device": ", ".join(devices), "runs": len(status),
                          **{s.value: counts.get(s.value, 0) for s in RunState},
                          "claims": len(claims), **{v: claims.count(v) for v in VERDICT_WORDS},
-                         "tables made at": data.get("code_version", "")})
+                         "tables made by": data.get("command", ""), "tables made at": data.get("code_version", "")})
+    for name, paper in (missing or {}).items():
+        progress.append({"study": name, "paper": paper, "scale": "", "budget": "", "device": "", "runs": 0,
+                         **{s.value: 0 for s in RunState}, "claims": 0, **{v: 0 for v in VERDICT_WORDS},
+                         "tables made by": f"not collected: attnxfer run {name}, then attnxfer collect {name}",
+                         "tables made at": ""})
     body.append("<h2>Studies</h2><p class=\"note\">One row per study: its runs by state, and its claims by verdict "
-                "(the panel above).</p>" + table_html(pd.DataFrame(progress), "progress", filter_box=False))
+                "(the panel above); a study without results says what is missing.</p>"
+                + table_html(pd.DataFrame(progress), "progress", filter_box=False))
     for name, data in studies.items():
         body.append(f"<h2 id=\"study-{esc(name)}\">{esc(name)} — {esc(data['paper'])}</h2>")
         for figure in data["figures"]:
@@ -182,11 +191,11 @@ def build_dashboard(
 
 def write_dashboard(studies: Sequence[Study], tables: Path, figures_dir: Path, out: Path) -> Path:
     """The dashboard of every collected study among ``studies`` (figures as ``attnxfer figures`` made them)."""
-    pages, datas = {}, []
-    provenance: dict = {}
+    pages, datas, missing = {}, [], {}
     for study in studies:
         data = load_study_data(study, tables)
         if data is None:
+            missing[study.name] = study.paper
             continue
         datas.append(data)
         provenance = data.provenance
@@ -197,7 +206,8 @@ def write_dashboard(studies: Sequence[Study], tables: Path, figures_dir: Path, o
                           if c.get("objective") == "classify"}) if scale == EMBEDDED else []
         pages[study.name] = {"paper": study.paper, "results": data.results, "scale": scale,
                              "budget": ", ".join(budgets), "code_version": provenance.get("code_version", ""),
+                             "command": provenance.get("command", ""),
                              "aggregate": aggregate(data.clean) if not data.results.empty else pd.DataFrame(),
                              "status": data.status, "curves": data.curves, "configs": provenance.get("configs", {}),
                              "figures": pngs}
-    return build_dashboard(out, pages, verdicts(datas), figures_dir, provenance)
+    return build_dashboard(out, pages, verdicts(datas), figures_dir, missing)

@@ -169,6 +169,9 @@ def test_figure_with_missing_runs_is_skipped_with_a_note(tmp_path):
     collect(["main"], "embedded", 1, [f"exec.runs_root={root}"], tables, "test")
     result = figures(["main"], tables, tmp_path / "figures", ["png"])["main"][0]  # MethodBars
     assert not result.files and "finetune" in result.note
+    text = dashboard(["main", "qkv"], tables, tmp_path / "figures", tmp_path / "dashboard").read_text()
+    assert "not collected: attnxfer run qkv, then attnxfer collect qkv" in text  # named, not left out
+    assert "<td>test</td>" in text  # the command that made main's tables, in main's row
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromedriver").exists(), reason="Debian's chromium-driver is not installed")
