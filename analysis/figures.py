@@ -459,6 +459,7 @@ def provenance_line(data: StudyData) -> str:
     The runs' code versions and devices come from the status table (one device per study: collect refuses a
     mix); the figure's own code version is the checkout drawing it."""
     done = data.status[data.status["state"] == "done"] if "state" in data.status else data.status
+
     def listed(column: str) -> str:
         values = sorted({str(v) for v in done[column].dropna()}) if column in done else []
         return ", ".join(values) or "unknown"
