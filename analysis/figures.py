@@ -103,18 +103,20 @@ def _bars(ax, labels, means, errors_low, errors_high=None, color=None):
 
 
 def _grouped_bars(ax, agg: pd.DataFrame, x_order: list[str], hue_order: list[str], x_col: str, hue_col: str) -> None:
-    """Bars of seed means with the suite's t intervals (:mod:`analysis.stats`), one colour per hue.
+    """Bars of seed means with the suite's t intervals (:mod:`analysis.stats`), one colour per hue; the bars
+    present at each x are centred on it (a study's baseline often has a group of its own).
 
     Drawn from the aggregate rather than by seaborn's estimator, whose bootstrap intervals are a second
     statistic and change from one drawing to the next."""
-    width = 0.8 / len(hue_order)
     keyed = agg.assign(_x=agg[x_col].astype(str), _hue=agg[hue_col].astype(str)).set_index(["_hue", "_x"])
-    for i, hue in enumerate(hue_order):
-        xs = [j for j, x in enumerate(x_order) if (hue, x) in keyed.index]
-        rows = [keyed.loc[(hue, x_order[j])] for j in xs]
+    present = {x: [h for h in hue_order if (h, x) in keyed.index] for x in x_order}
+    width = 0.8 / max(len(hues) for hues in present.values())
+    for hue in hue_order:
+        xs = [x for x in x_order if hue in present[x]]
+        rows = [keyed.loc[(hue, x)] for x in xs]
         errors = [0.0 if math.isnan(r["top1_ci95"]) else r["top1_ci95"] for r in rows]
-        ax.bar(np.array(xs) + (i - (len(hue_order) - 1) / 2) * width, [r["top1_mean"] for r in rows], width,
-               yerr=errors if any(errors) else None, capsize=3, label=hue)
+        ax.bar([x_order.index(x) + (present[x].index(hue) - (len(present[x]) - 1) / 2) * width for x in xs],
+               [r["top1_mean"] for r in rows], width, yerr=errors if any(errors) else None, capsize=3, label=hue)
     ax.set_xticks(np.arange(len(x_order)), x_order)
 
 
