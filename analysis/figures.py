@@ -300,7 +300,7 @@ def grouped_bars(spec: GroupedBars, data: StudyData, out: Path, formats: Sequenc
     ax.set_ylabel("top-1 (%)")
     ax.set_xlabel(spec.x)
     ax.set_title(spec.title)
-    ax.legend(fontsize=7)
+    ax.legend(title=spec.hue, fontsize=7, title_fontsize=7)
     stem = spec.stem_for(data.study.name)
     files = _save(fig, out, stem, formats)
     table = agg.assign(**{"top-1 (mean ± 95% CI)": [mean_ci(m, c) for m, c in zip(agg["top1_mean"], agg["top1_ci95"])]})
