@@ -76,10 +76,12 @@ def _save(fig, out: Path, stem: str, formats: Sequence[str]) -> list[Path]:
     return files
 
 
-def _tables(frame: pd.DataFrame, out: Path, stem: str, caption: str) -> list[Path]:
+def _tables(frame: pd.DataFrame, out: Path, stem: str, caption: str, data: StudyData) -> list[Path]:
+    """A figure's numbers as Markdown and LaTeX, each closing with where they came from."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.md").write_text(f"{caption}\n\n" + to_markdown(frame))
-    (out / f"{stem}.tex").write_text(to_latex(frame, caption))
+    note = provenance_line(data)
+    (out / f"{stem}.md").write_text(f"{caption}\n\n" + to_markdown(frame) + f"\n{note}\n")
+    (out / f"{stem}.tex").write_text(to_latex(frame, caption) + "".join(f"% {line}\n" for line in note.splitlines()))
     return [out / f"{stem}.md", out / f"{stem}.tex"]
 
 
@@ -193,7 +195,7 @@ def method_bars(spec: MethodBars, data: StudyData, out: Path, formats: Sequence[
         "seeds": list(agg["n"]),
         f"top-1 ({PAPER_LABEL})": [paper.get(m) for m in methods],
     })
-    files += _tables(table, out, stem, f"{data.study.paper}: {data.study.description}")
+    files += _tables(table, out, stem, f"{data.study.paper}: {data.study.description}", data)
     return FigureResult(files)
 
 
@@ -241,10 +243,10 @@ def learning_curves(spec: LearningCurves, data: StudyData, out: Path, formats: S
     last = mean.sort_values("epoch").groupby(column).tail(1)
     table = pd.DataFrame({spec.key: last[column], "epochs": last["epoch"], f"last {split} top-1": last["top1"],
                           "seeds": [int(seeds[m]) for m in last[column]]})
-    files += _tables(table, out, stem, f"Last per-epoch evaluation on the {split} split (mean over seeds)")
+    files += _tables(table, out, stem, f"Last per-epoch evaluation on the {split} split (mean over seeds)", data)
     if rows:
         files += _tables(pd.DataFrame(rows), out, f"{stem}_attention",
-                         f"Attention-distillation loss per layer on the {split} split, first and last epoch")
+                         f"Attention-distillation loss per layer on the {split} split, first and last epoch", data)
     return FigureResult(files)
 
 
@@ -278,7 +280,7 @@ def sweep_lines(spec: SweepLines, data: StudyData, out: Path, formats: Sequence[
     stem = spec.stem_for(data.study.name)
     files = _save(fig, out, stem, formats)
     table = agg.assign(**{"top-1 (mean ± 95% CI)": [mean_ci(m, c) for m, c in zip(agg["top1_mean"], agg["top1_ci95"])]})
-    files += _tables(table[["series", x_col, "top-1 (mean ± 95% CI)", "n"]], out, stem, spec.title)
+    files += _tables(table[["series", x_col, "top-1 (mean ± 95% CI)", "n"]], out, stem, spec.title, data)
     return FigureResult(files)
 
 
@@ -308,7 +310,7 @@ def grouped_bars(spec: GroupedBars, data: StudyData, out: Path, formats: Sequenc
     if spec.paper_column:
         table[PAPER_LABEL] = [data.study.reference(str(v)) for v in table[x_col]]
         cols.append(PAPER_LABEL)
-    files += _tables(table[cols], out, stem, spec.title)
+    files += _tables(table[cols], out, stem, spec.title, data)
     return FigureResult(files)
 
 
@@ -339,7 +341,8 @@ def ensemble_bars(spec: EnsembleBars, data: StudyData, out: Path, formats: Seque
     ax.legend(fontsize=7)
     ax.set_title(spec.title or "Table 1: ensembles")
     stem = spec.stem_for(data.study.name)
-    return FigureResult(_save(fig, out, stem, formats) + _tables(table, out, stem, spec.title or "Table 1 (ensembles)"))
+    files = _save(fig, out, stem, formats)
+    return FigureResult(files + _tables(table, out, stem, spec.title or "Table 1 (ensembles)", data))
 
 
 def corruption_heatmap(spec: CorruptionHeatmap, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
@@ -374,7 +377,7 @@ def matched_table(spec: MatchedTable, data: StudyData, out: Path, formats: Seque
                          "run": Path(row["run"]).name, "epoch": row["epoch"], "clean top-1": row["clean_top1"],
                          "mean corruption top-1": float(np.mean(corruptions)) if corruptions else float("nan")})
     return FigureResult(_tables(pd.DataFrame(rows), out, spec.stem_for(data.study.name),
-                                spec.title or "Table 4: robustness at matched clean accuracy"))
+                                spec.title or "Table 4: robustness at matched clean accuracy", data))
 
 
 def similarity_lines(spec: SimilarityLines, data: StudyData, out: Path, formats: Sequence[str]) -> FigureResult:
@@ -408,7 +411,8 @@ def similarity_lines(spec: SimilarityLines, data: StudyData, out: Path, formats:
     stem = spec.stem_for(data.study.name)
     files = _save(fig, out, stem, formats)
     table = frame.groupby(["method", "reference"]).agg(jsd=("jsd", "mean")).reset_index()
-    return FigureResult(files + _tables(table, out, stem, spec.title or "Mean JSD over layers (best head matching)"))
+    caption = spec.title or "Mean JSD over layers (best head matching)"
+    return FigureResult(files + _tables(table, out, stem, caption, data))
 
 
 def attention_maps_picture(spec: AttentionMapsPicture, data: StudyData, out: Path,
@@ -445,14 +449,7 @@ def study_figures(study: Study, tables: Path, out: Path, formats: Sequence[str])
     data = load_study_data(study, tables)
     if data is None:
         return [FigureResult(note=f"not collected (attnxfer collect {study.name})")]
-    results = [render(spec, data, out, formats) for spec in study.figures]
-    note = provenance_line(data)
-    for path in (f for r in results for f in r.files):
-        if path.suffix == ".md":
-            path.write_text(path.read_text() + f"\n{note}\n")
-        elif path.suffix == ".tex":
-            path.write_text(path.read_text() + "".join(f"% {line}\n" for line in note.splitlines()))
-    return results
+    return [render(spec, data, out, formats) for spec in study.figures]
 
 
 def provenance_line(data: StudyData) -> str:

@@ -1,4 +1,5 @@
 """Several processes (torch.distributed, gloo on the CPU): DDP student, unwrapped teacher, rank 0 writes."""
+import gc
 import json
 import os
 import socket
@@ -18,7 +19,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _describe(trainer) -> dict:
+    teacher = trainer.task.teacher
+    return {
+        "student": float(sum(p.detach().double().sum() for p in trainer.model.parameters())),
+        "teacher_wrapped": isinstance(teacher, torch.nn.parallel.DistributedDataParallel),
+        "module_wrapped": isinstance(trainer.task.module, torch.nn.parallel.DistributedDataParallel),
+    }
+
+
 def _worker(rank: int, world: int, port: int, root: str, overrides: list[str]) -> None:
+    """One rank. The DDP student holds the gloo process group: every reference to it (the patched
+    ``Trainer.__init__`` and the trainers it remembers) is dropped and collected before the group is
+    destroyed. Left to interpreter shutdown, gloo's threads can meet a finalising interpreter and abort
+    the process (SIGABRT, "terminate called without an active exception"), now and then."""
     import attnxfer_core.training.trainer as trainer_module
     from attnxfer_core.training.execute import execute
 
@@ -35,18 +49,15 @@ def _worker(rank: int, world: int, port: int, root: str, overrides: list[str]) -
     torch.set_num_threads(1)
     try:
         execute(tiny_run(Path(root), *overrides))
-        (trainer,) = trainers
-        teacher = trainer.task.teacher
-        check = {
-            "student": float(sum(p.detach().double().sum() for p in trainer.model.parameters())),
-            "teacher_wrapped": isinstance(teacher, torch.nn.parallel.DistributedDataParallel),
-            "module_wrapped": isinstance(trainer.task.module, torch.nn.parallel.DistributedDataParallel),
-        }
+        assert len(trainers) == 1
         gathered = [None] * world
-        dist.all_gather_object(gathered, check)
+        dist.all_gather_object(gathered, _describe(trainers.pop()))
         if rank == 0:
             (Path(root) / "ranks.json").write_text(json.dumps(gathered))
     finally:
+        trainer_module.Trainer.__init__ = original
+        trainers.clear()
+        gc.collect()
         dist.destroy_process_group()
 
 

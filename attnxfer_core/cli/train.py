@@ -21,8 +21,11 @@ def train(args: argparse.Namespace) -> int:
             result = execute(cfg, progress=progress_of(args))
     finally:
         if ctx.enabled:
+            import gc
+
             import torch.distributed as dist
 
+            gc.collect()  # a DDP model left in a reference cycle holds the group: free it while Python is whole
             dist.destroy_process_group()
     if not ctx.is_main:
         return 0 if result.finished else 3  # rank 0 reports
