@@ -62,7 +62,7 @@ class StudyData:
             column = f"value.{key}"
             if column not in clean:
                 return clean.iloc[0:0]
-            mask &= clean[column].astype(str) == str(value)
+            mask &= _equal(clean[column], value)
         return clean[mask]
 
     def _runs_matching(self, selector: Mapping[str, Any]) -> dict[str, int]:
@@ -106,6 +106,15 @@ class StudyData:
             return None
         return json.loads((self.analyses_dir / name).read_text())
 
+
+def _equal(column: pd.Series, value: Any) -> pd.Series:
+    """Which of a varied value's cells are ``value``. Numbers compare as numbers: a study's whole numbers
+    (heads, k) come back as floats once a dependency row without them shares the column, and 4 must
+    select 4.0; anything else compares as text."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column == value
+    return column.astype(str) == str(value)
 
 def _read_csv(path: Path) -> pd.DataFrame:
     try:

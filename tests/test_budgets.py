@@ -88,6 +88,20 @@ def test_similarity_metric_averages_a_runs_layers(tmp_path):
     assert decide("similarity", claim, data).verdict == REPLICATES
 
 
+def test_a_whole_number_claim_selects_its_runs_when_a_dependency_row_made_the_column_float():
+    """The heads study's first collection: the MAE teacher's row has no heads, pandas stores heads as
+    4.0, and a claim on heads=4 found no runs (verdict "no data") while the runs were all there."""
+    rows = [{"run_id": f"{m}-{n}-{s}", "value.method": m, "value.heads": float(n), "seed": s, "set": "clean",
+             "role": "run", "top1": 50.0 + 3 * n + 0.1 * s} for m in ("copy", "distill") for n in (1, 3, 4)
+            for s in range(3)]
+    rows.append({"run_id": "mae", "value.method": float("nan"), "value.heads": float("nan"), "seed": 0,
+                 "set": "clean", "role": "dependency"})
+    data = _data("heads", rows)
+    assert data.per_seed({"method": "copy", "heads": 4}).tolist() == pytest.approx([62.0, 62.1, 62.2])
+    verdicts = [decide("heads", claim, data) for claim in get_study("heads").claims_at("embedded")]
+    assert [v.verdict for v in verdicts] == [REPLICATES, DOES_NOT] * 2  # 4 heads beat 1; 3 are 3 points below 4
+
+
 def test_matched_shift_is_the_reference_minus_method_on_the_family(tmp_path):
     def pair(seed, ref, method):
         return {"method": "distill", "reference": "finetune", "seed": seed, "rows": [
