@@ -116,6 +116,7 @@ def _equal(column: pd.Series, value: Any) -> pd.Series:
         return column == value
     return column.astype(str) == str(value)
 
+
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
