@@ -63,7 +63,8 @@ def _sinfo(fmt: str) -> list[str]:
     try:
         out = subprocess.run(["sinfo", "-h", "-o", fmt], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise UserError(f"cannot query the SLURM cluster with sinfo: {exc}; nothing was submitted") from None
+        raise UserError(f"cannot query the SLURM cluster with sinfo ({exc}); is SLURM installed? "
+                        "nothing was submitted") from None
     if out.returncode != 0:
         reason = (out.stderr.strip().splitlines() or ["no answer"])[-1]
         raise UserError(f"cannot query the SLURM cluster with sinfo ({reason}); is SLURM_CONF set? "
