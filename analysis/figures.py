@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.aggregate import aggregate
 from analysis.stats import gap_share, mean_interval
-from analysis.study_data import StudyData, load_study_data
+from analysis.study_data import StudyData, load_study_data, value_in
 from analysis.text_tables import mean_ci, to_latex, to_markdown
 from attnxfer_core.experiments.figures import (
     AttentionMapsPicture,
@@ -124,9 +124,9 @@ def _grouped_bars(ax, agg: pd.DataFrame, x_order: list[str], hue_order: list[str
 
 def _filtered(clean: pd.DataFrame, where, exclude) -> pd.DataFrame:
     for key, values in where.items():
-        clean = clean[clean[f"value.{key}"].astype(str).isin([str(v) for v in values])]
+        clean = clean[value_in(clean[f"value.{key}"], values)]
     for key, values in exclude.items():
-        clean = clean[~clean[f"value.{key}"].astype(str).isin([str(v) for v in values])]
+        clean = clean[~value_in(clean[f"value.{key}"], values)]
     return clean
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -62,7 +62,7 @@ class StudyData:
             column = f"value.{key}"
             if column not in clean:
                 return clean.iloc[0:0]
-            mask &= _equal(clean[column], value)
+            mask &= value_in(clean[column], [value])
         return clean[mask]
 
     def _runs_matching(self, selector: Mapping[str, Any]) -> dict[str, int]:
@@ -107,14 +107,15 @@ class StudyData:
         return json.loads((self.analyses_dir / name).read_text())
 
 
-def _equal(column: pd.Series, value: Any) -> pd.Series:
-    """Which of a varied value's cells are ``value``. Numbers compare as numbers: a study's whole numbers
-    (heads, k) come back as floats once a dependency row without them shares the column, and 4 must
-    select 4.0; anything else compares as text."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if number and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        return column == value
-    return column.astype(str) == str(value)
+def value_in(column: pd.Series, values: Sequence[Any]) -> pd.Series:
+    """Which of a varied value's cells are one of ``values`` (the one rule for selecting runs by value).
+    Numbers compare as numbers: a study's whole numbers (heads, k) come back as floats once a dependency
+    row without them shares the column, and 4 must select 4.0; anything else compares as text."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    mask = column.astype(str).isin([str(v) for v in values])
+    if numbers and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        mask |= column.isin(numbers)
+    return mask
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from analysis.study_data import StudyData
+from analysis.study_data import StudyData, value_in
 from analysis.verdicts import DOES_NOT, NO_DATA, REPLICATES, decide
 from attnxfer_core.bench.calibrate import _per
 from attnxfer_core.errors import ConfigError
@@ -100,6 +100,7 @@ def test_a_whole_number_claim_selects_its_runs_when_a_dependency_row_made_the_co
     assert data.per_seed({"method": "copy", "heads": 4}).tolist() == pytest.approx([62.0, 62.1, 62.2])
     verdicts = [decide("heads", claim, data) for claim in get_study("heads").claims_at("embedded")]
     assert [v.verdict for v in verdicts] == [REPLICATES, DOES_NOT] * 2  # 4 heads beat 1; 3 are 3 points below 4
+    assert value_in(pd.Series([1.0, 4.0, float("nan")]), [4]).tolist() == [False, True, False]  # figures' filter
 
 
 def test_matched_shift_is_the_reference_minus_method_on_the_family(tmp_path):
