@@ -271,8 +271,11 @@ def sweep_lines(spec: SweepLines, data: StudyData, out: Path, formats: Sequence[
         if value is not None:
             ax.axhline(value, ls="--", lw=1, color="gray")
             ax.annotate(name, (ax.get_xlim()[0], value), fontsize=7, va="bottom")
+    xs = np.sort(agg[x_col].astype(float).unique())
     if spec.logx:
         ax.set_xscale("log")
+    elif np.all(xs == np.round(xs)):  # a count (layers, heads): tick each swept value, never 1.25 layers
+        ax.set_xticks(xs, [str(int(x)) for x in xs])
     ax.set_xlabel(spec.xlabel or spec.x)
     ax.set_ylabel("top-1 (%)")
     ax.set_title(spec.title)

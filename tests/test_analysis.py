@@ -276,3 +276,23 @@ def test_grouped_bars_draw_the_suites_t_interval_not_a_bootstrap():
     plt.close(fig)
     expected = sorted((round(i.low, 6), round(i.high, 6)) for i in map(mean_interval, values.values()))
     assert drawn == expected
+
+
+def test_a_sweep_over_a_count_ticks_each_swept_value(tmp_path, monkeypatch):
+    """Fig 3's x is a number of layers: its axis reads 1, 2, 3, not matplotlib's 1.25 and 1.75."""
+    import analysis.figures as figures
+
+    ticks = []
+
+    def keep_ticks(fig, out, stem, formats):
+        ticks.extend(label.get_text() for label in fig.axes[0].get_xticklabels())
+        return []
+
+    monkeypatch.setattr(figures, "_save", keep_ticks)
+    monkeypatch.setattr(figures, "_tables", lambda *args: [])
+    rows = [{"run_id": f"{m}-{side}-{k}-{s}", "value.method": m, "value.side": side, "value.k": float(k), "seed": s,
+             "set": "clean", "role": "run", "top1": 50.0 + k + s} for m in ("copy", "distill")
+            for side in ("first", "last") for k in (1, 2, 3) for s in range(3)]
+    data = StudyData(get_study("layers"), pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame())
+    figures.sweep_lines(get_study("layers").figures[0], data, tmp_path, ["png"])
+    assert ticks == ["1", "2", "3"]
