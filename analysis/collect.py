@@ -41,7 +41,7 @@ from attnxfer_core.runs.rundir import (
     run_dir_of,
 )
 
-CACHE_VERSION = 5  # 5: status rows carry the device
+CACHE_VERSION = 6  # 5: status rows carry the device; 6: and the CPU threads
 WATCHED = (SUMMARY, FAILURE, METRICS, CONFIG, JOB, LOCK, f"{EVALS}/{FINAL}/{EVAL_METRICS}")
 LIVE = RunState.RUNNING.value  # the one state that can end without any watched file changing (a killed process)
 
@@ -128,8 +128,15 @@ def read_run(run: PlannedRun, path: Path) -> RunRecord:
         rows.append({**base, "set": name, "epoch": summary.get("epochs"), **metrics})
     status = {**base, "state": RunState.DONE.value, "last_epoch": last_epoch, "error": "",
               "train_seconds": summary.get("train_seconds"), "code_version": summary.get("code_version"),
-              "device": summary.get("device")}
+              "device": summary.get("device"), "threads": _threads(summary)}
     return RunRecord(RunState.DONE.value, rows, status, curve)
+
+
+def _threads(summary: dict) -> Optional[str]:
+    """``"2"``, or ``"2,1"`` for a run resumed with another count: the CPU threads that trained it (their
+    count changes round-off); None for a run that finished before they were recorded."""
+    threads = summary.get("threads")
+    return ",".join(str(n) for n in threads) if threads else None
 
 
 def read_jsonl_safe(path: Path) -> list[dict]:

@@ -1,11 +1,12 @@
 """Runs end to end: directory contents, resume equals uninterrupted, bad input touches nothing."""
 import json
+import logging
 
 import pytest
 import torch
 
 from attnxfer_core.cli import main
-from attnxfer_core.runs.tensors import load_tensors
+from attnxfer_core.runs.tensors import load_tensors, save_tensors
 from attnxfer_core.training.execute import execute
 
 from .conftest import TINY_RUN, tiny_run
@@ -44,9 +45,35 @@ def test_stop_and_resume_equals_uninterrupted(tmp_path, mode, attention):
     assert stopped.stopped_at == 7 and not (stopped.run_dir / "summary.json").exists()
     resumed = execute(tiny_run(tmp_path / "b", *extra))
     assert resumed.finished and resumed.summary["attention_paths"] == whole.summary["attention_paths"] == [attention]
+    assert resumed.summary["threads"] == whole.summary["threads"] == [torch.get_num_threads()]
     assert (whole.run_dir / "metrics.jsonl").read_text() == (resumed.run_dir / "metrics.jsonl").read_text()
     a, b = load_tensors(whole.run_dir / "weights.pt"), load_tensors(resumed.run_dir / "weights.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_resume_with_other_cpu_threads_is_recorded_and_named(tmp_path, caplog):
+    """On the CPU the thread count changes round-off: the checkpoint and summary keep the counts that trained
+    a run, a resume with another count warns, and a checkpoint from before counts were kept still resumes."""
+    before = torch.get_num_threads()
+    extra = ["transfer.mode=distill", "teacher.source=random", "optim.epochs=2"]
+    try:
+        stopped = execute(tiny_run(tmp_path / "a", *extra, "exec.threads=2", "exec.stop_after_steps=3"))
+        assert load_tensors(stopped.run_dir / "checkpoint.pt")["threads"] == [2]
+        with caplog.at_level(logging.WARNING, logger="attnxfer"):
+            resumed = execute(tiny_run(tmp_path / "a", *extra, "exec.threads=1"))
+        assert resumed.summary["threads"] == [2, 1]
+        assert "trained with 2 CPU threads and resumes with 1" in caplog.text
+
+        old = execute(tiny_run(tmp_path / "b", *extra, "exec.threads=1", "exec.stop_after_steps=3"))
+        state = load_tensors(old.run_dir / "checkpoint.pt")
+        del state["threads"]  # as written before thread counts were kept
+        save_tensors(old.run_dir / "checkpoint.pt", state)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="attnxfer"):
+            finished = execute(tiny_run(tmp_path / "b", *extra, "exec.threads=1"))
+        assert finished.summary["threads"] == [1] and "CPU threads" not in caplog.text
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_gradient_accumulation_is_one_large_batch(tmp_path):

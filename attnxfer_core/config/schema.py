@@ -4,8 +4,9 @@ One :class:`RunConfig` describes one run completely. It is built from defaults,
 changed with dotted ``key=value`` overrides (:mod:`.overrides`), checked by
 :func:`attnxfer_core.config.validate.validate_config`, written beside the run's
 results as ``config.json`` and hashed into the run id (:mod:`.codec`). Fields that
-do not change what a run computes (where it is written, threads, progress
-display) live in :class:`ExecConfig` and are left out of the id.
+do not change what a run computes (where it is written, progress display), or change
+only its round-off (device, attention path, CPU threads: each is recorded in the
+run's summary), live in :class:`ExecConfig` and are left out of the id.
 """
 from __future__ import annotations
 
@@ -238,7 +239,9 @@ class ExecConfig:
     # torch.compile the training forward (student with its teacher): fewer kernel launches and less Python per
     # layer on a GPU; the first steps pay the compilation. Round-off differs from eager, as another device's does.
     compile: bool = False
-    threads: Optional[int] = bounded(None, ge=1)  # torch intra-op threads; None: torch's default
+    # torch intra-op threads; None: torch's default (the CPUs the process may use). On the CPU the count changes
+    # round-off, as another device does: a run resumed with a different count warns, and its summary lists both.
+    threads: Optional[int] = bounded(None, ge=1)
     data_workers: int = bounded(4, ge=0)  # ImageFolder loader processes
     progress: Optional[bool] = None  # progress bar; None: only when stderr is a TTY
     checkpoint_every_steps: int = bounded(0, ge=0)  # 0: checkpoint at the end of every epoch only

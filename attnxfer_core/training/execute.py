@@ -224,6 +224,9 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         teacher.to(device)
     trainer = Trainer(cfg, task, prepared.source, rd, device, ctx)
     resumed = trainer.resume()
+    changed = trainer.record_threads(torch.get_num_threads())
+    if changed and ctx.is_main:
+        log.warning("%s", changed)
     if resumed:
         log.info("resuming %s at step %d", rd.path.name, trainer.pos.global_step)
     started = time.perf_counter()
@@ -260,6 +263,7 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         # how map transfer ran in this attempt ("maps", "sdpa"; both when some passes needed the maps)
         "attention_paths": sorted(getattr(getattr(task, "transfer_model", None), "paths_used", ())),
         "world_size": ctx.world,
+        "threads": list(trainer.pos.threads),  # intra-op threads that trained it (CPU round-off depends on them)
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **environment(),
     }

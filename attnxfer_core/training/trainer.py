@@ -54,6 +54,13 @@ class Position:
     elapsed: float = 0.0  # training seconds accumulated over all attempts
     pending: dict = field(default_factory=dict)  # loss sums since the last train record
     pending_steps: int = 0
+    # torch's intra-op thread counts that trained the run, each change of count in order (empty: a checkpoint
+    # written before they were recorded). On the CPU they change round-off, so they are part of the result.
+    threads: list = field(default_factory=list)
+
+
+# Position fields a checkpoint may lack, from before they existed: resuming it must still work.
+POSITION_ADDED = frozenset({"threads"})
 
 
 def autocast_factory(precision: Precision, device: torch.device) -> Callable[[], object]:
@@ -135,11 +142,30 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None:
             self.ema.module.load_state_dict(state["ema"])
-        self.pos = Position(**{f: state[f] for f in Position.__dataclass_fields__})
+        self.pos = Position(**{f: state[f] for f in Position.__dataclass_fields__
+                               if f in state or f not in POSITION_ADDED})
         if self.ctx.is_main:
             self.run_dir.truncate_metrics(self.pos.metrics_count)
         self._start_trackers()
         return True
+
+    def record_threads(self, threads: int) -> Optional[str]:
+        """Note that this attempt trains with ``threads`` intra-op threads; say why it matters when they change.
+
+        On the CPU, matrix products split their work by thread count, so two counts give different round-off
+        and, over training, different numbers (not better or worse ones). A run resumed with another count
+        than it started with is therefore not bit-identical to an uninterrupted run; the counts are kept in
+        the checkpoint and the summary so that a result can say what made it.
+        """
+        previous = self.pos.threads[-1] if self.pos.threads else None
+        if previous == threads:
+            return None
+        self.pos.threads.append(threads)
+        if previous is None or self.device.type != "cpu":
+            return None
+        return (f"{self.run_dir.path.name} trained with {previous} CPU threads and resumes with {threads}: "
+                f"round-off differs, so it will not match an uninterrupted run bit for bit "
+                f"(exec.threads={previous} keeps it)")
 
     def _start_trackers(self) -> None:
         if self.trackers is not None:
