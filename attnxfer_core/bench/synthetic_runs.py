@@ -54,7 +54,7 @@ def write_run(run: PlannedRun, rng: random.Random, state: str = "done", corrupti
     final = {"epoch": epochs, "step": 10 * epochs, **_metrics(rng, base)}
     _write(path / SUMMARY, {"status": "done", "run_id": run.run_id, "final": final,
                                    "epochs": epochs, "train_seconds": 1.0, "code_version": "synthetic",
-                            "threads": [2]})
+                                   "threads": [2]})
     if corruptions:
         evals = {"clean_subset": _metrics(rng, base)}
         for name in BENCHMARK:

@@ -152,8 +152,8 @@ class Trainer:
     def record_threads(self, threads: int) -> Optional[str]:
         """Note that this attempt trains with ``threads`` intra-op threads; say why it matters when they change.
 
-        On the CPU, matrix products split their work by thread count, so two counts give different round-off
-        and, over training, different numbers (not better or worse ones). A run resumed with another count
+        On the CPU, torch's kernels split their work by thread count, so two counts give different round-off
+        and, over training, different numbers. A run resumed with another count
         than it started with is therefore not bit-identical to an uninterrupted run; the counts are kept in
         the checkpoint and the summary so that a result can say what made it.
         """
