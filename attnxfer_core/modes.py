@@ -66,6 +66,12 @@ class ModeSpec:
     def needs_teacher(self) -> bool:
         return self.transfers or self.init_from_teacher
 
+    @property
+    def held_out_attention(self) -> bool:
+        """Distillation logs its loss on the held-out split at each evaluation: whether it converged. That is
+        a second pass over the split, with the teacher, which a run's cost has to count."""
+        return self.kind is Kind.DISTILL
+
 
 MODE_SPECS: dict[Mode, ModeSpec] = {
     Mode.SCRATCH: ModeSpec(kind=None, target=None),

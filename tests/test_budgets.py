@@ -1,5 +1,5 @@
-"""Study sizing: the short embedded budget, the measured-cost estimates plan prints, and the claims that read
-cross-run analyses (ensembles, attention similarity, matched-accuracy robustness)."""
+"""Study sizing: the short embedded budget, the measured-cost estimates plan prints and their check against finished
+runs, and the claims that read cross-run analyses (ensembles, attention similarity, matched-accuracy robustness)."""
 import json
 
 import pandas as pd
@@ -8,6 +8,7 @@ import pytest
 from analysis.study_data import StudyData, value_in
 from analysis.verdicts import DOES_NOT, NO_DATA, REPLICATES, decide
 from attnxfer_core.bench.calibrate import _per
+from attnxfer_core.config import to_dict
 from attnxfer_core.errors import ConfigError
 from attnxfer_core.experiments.claims import MatchedShift, Superiority
 from attnxfer_core.experiments.cost import StepTimes, estimate, images_of
@@ -48,6 +49,83 @@ def test_estimates_come_from_measured_times_per_trained_and_evaluated_image():
     tiny = next(r for r in wider if r.values.get("size") == "tiny" and r.values["method"] == "scratch")
     small = next(r for r in wider if r.values.get("size") == "small" and r.values["method"] == "scratch")
     assert estimate(tiny.config, "embedded", TIMES).seconds < 0.5 * estimate(small.config, "embedded", TIMES).seconds
+
+
+def test_estimates_count_set_up_and_distillations_held_out_attention_pass():
+    timed = StepTimes(TIMES.train_image_seconds, TIMES.eval_image_seconds,
+                      held_out_image_seconds={"distill": 0.003}, setup_seconds={"distill": 20.0, "copy": 15.0})
+    assert images_of(embedded(Mode.DISTILL)).held_out == 20 * 2_000  # the validation split again, each epoch
+    assert images_of(embedded(Mode.COPY)).held_out == images_of(embedded(Mode.SCRATCH)).held_out == 0
+    assert images_of(with_values(embedded(Mode.DISTILL), {"eval_every": 5})).held_out == 4 * 2_000
+    assert images_of(with_values(embedded(Mode.DISTILL), {"data.val_size": 0})).held_out == 0  # evaluates on test
+    assert estimate(embedded(Mode.DISTILL), "embedded", timed).seconds == pytest.approx(
+        200_000 * 0.004 + 50_000 * 0.002 + 40_000 * 0.003 + 20.0)
+    assert estimate(embedded(Mode.COPY), "embedded", timed).seconds == pytest.approx(
+        estimate(embedded(Mode.COPY), "embedded", TIMES).seconds + 15.0)
+    again = StepTimes.from_json(timed.to_json())
+    assert again.held_out_image_seconds == {"distill": 0.003} and again.setup_seconds["copy"] == 15.0
+    old = json.loads(TIMES.to_json())  # a table written before set-up and the held-out pass were measured
+    del old["held_out_image_seconds"], old["setup_seconds"]
+    assert StepTimes.from_json(json.dumps(old)).setup_seconds == {}
+
+
+def _finished_run(root, name, cfg, summary):
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"run_id": name, "config": to_dict(cfg)}))
+    (run / "summary.json").write_text(json.dumps({"steps": 1560, "device": "cpu", **summary}))
+
+
+def test_bench_estimates_compares_whole_runs_with_their_estimates(tmp_path, capsys):
+    from attnxfer_core.bench.estimates import compare_runs, summary_lines
+    from attnxfer_core.cli import main
+
+    timed = StepTimes(TIMES.train_image_seconds, TIMES.eval_image_seconds, {"threads": 2},
+                      setup_seconds={"distill": 20.0})
+    cfg = embedded(Mode.DISTILL)
+    est = estimate(cfg, "embedded", timed).seconds
+    _finished_run(tmp_path, "distill-a", cfg, {"setup_seconds": 30.0, "wall_seconds_this_attempt": 1.5 * est - 30,
+                                               "attempt_from_step": 0})
+    # recorded neither set-up nor where its attempt began, and trained in one attempt (more wall than training)
+    _finished_run(tmp_path, "distill-b", cfg, {"wall_seconds_this_attempt": est - 20.0, "train_seconds": est - 60})
+    _finished_run(tmp_path, "distill-c", cfg, {"wall_seconds_this_attempt": 10.0, "attempt_from_step": 700})
+    _finished_run(tmp_path, "distill-d", cfg, {"wall_seconds_this_attempt": 10.0, "device": "cuda:0"})
+    _finished_run(tmp_path, "distill-e", cfg, {"wall_seconds_this_attempt": 10.0, "train_seconds": 400.0})  # resumed
+    _finished_run(tmp_path, "distill-f", cfg, {"wall_seconds_this_attempt": 10.0, "threads": [2, 1]})
+    report = compare_runs(tmp_path, timed)
+    assert [(c.run_id, round(c.ratio, 6), c.setup_timed) for c in report.comparisons] == [
+        ("distill-a", 1.5, True), ("distill-b", 1.0, False)]
+    assert report.skipped == {"resumed: its wall time covers the last attempt only": 2,
+                              "not trained by one process on the CPU": 1,
+                              "trained on other than the table's 2 CPU threads": 1}
+    lines = summary_lines(report)
+    assert lines[1].split()[:3] == ["distill", "2", "1.25"] and lines[2].split()[:2] == ["all", "2"]
+    table = tmp_path / "table.json"
+    table.write_text(timed.to_json())
+    assert main(["bench-estimates", str(tmp_path), "--table", str(table), "--runs"]) == 0
+    assert "distill-a" in capsys.readouterr().out
+    assert main(["bench-estimates", str(tmp_path), "--table", str(tmp_path / "none.json")]) == 2
+    assert "--table" in capsys.readouterr().err
+
+
+def test_calibration_solves_each_rate_from_its_runs():
+    from attnxfer_core.bench.calibrate import ModeTimings, mode_rates
+    from attnxfer_core.experiments.cost import Images
+
+    step, train, evaluation, held_out, writes = 0.256, 0.002, 0.0006, 0.0025, 0.3  # per step / image; final writes
+    c, d = Images(256, 12_000, 2_000), Images(256, 10_000)  # C: val, its held-out pass and test; D: test only
+    stopped = 2 * step
+    rates = mode_rates("distill", ModeTimings(step, 128, 7.0, stopped,
+                                              evaluated=stopped + 12_000 * evaluation + 2_000 * held_out + writes,
+                                              test_only=stopped + 10_000 * evaluation + writes), c, d)
+    assert (rates.train, rates.setup) == (train, 7.0)
+    assert rates.eval == pytest.approx(evaluation + writes / 10_000)  # the final writes ride on evaluated images
+    # C and D both write once; the writes the evaluated-image rate carries for C's extra 2,000 come off the pass
+    assert rates.held_out == pytest.approx(held_out - writes / 10_000)
+    plain = mode_rates("scratch", ModeTimings(step, 128, 5.0, stopped, stopped + 12_000 * evaluation), c)
+    assert plain.eval == pytest.approx(evaluation) and plain.held_out is None
+    with pytest.raises(RuntimeError, match="held-out attention pass.*too busy"):
+        mode_rates("distill", ModeTimings(step, 128, 7.0, stopped, stopped + 1.0, stopped + 2.0), c, d)
 
 
 def test_calibration_refuses_an_unmeasurable_time():
@@ -168,11 +246,13 @@ def test_calibrate_measures_every_mode_it_is_given_with_the_real_trainer(tmp_pat
     from attnxfer_core.experiments.cost import measured_step_times
 
     lines = []
-    times = calibrate([Mode.SCRATCH], steps=3, log=lines.append)
-    assert set(times.train_image_seconds) == {"scratch", "mae_pretrain"} and set(times.eval_image_seconds) == {
-        "scratch"}
-    assert all(v > 0 for v in [*times.train_image_seconds.values(), *times.eval_image_seconds.values()])
-    assert times.environment["device"] == "cpu" and times.environment["threads"] >= 1 and len(lines) == 2
+    times = calibrate([Mode.SCRATCH, Mode.DISTILL], steps=3, log=lines.append)
+    assert set(times.train_image_seconds) == {"scratch", "distill", "mae_pretrain"}
+    assert set(times.eval_image_seconds) == set(times.setup_seconds) == {"scratch", "distill"}
+    assert set(times.held_out_image_seconds) == {"distill"}  # the held-out attention pass is distillation's
+    assert all(v > 0 for v in [*times.train_image_seconds.values(), *times.eval_image_seconds.values(),
+                               *times.setup_seconds.values(), *times.held_out_image_seconds.values()])
+    assert times.environment["device"] == "cpu" and times.environment["threads"] >= 1 and len(lines) == 3
     write(times, tmp_path / "t.json")
     again = measured_step_times(tmp_path / "t.json")
     assert isinstance(again, Table) and again.train_image_seconds == times.train_image_seconds

@@ -29,6 +29,7 @@ def test_run_writes_config_metrics_checkpoint_summary(tmp_path):
     state = load_tensors(result.run_dir / "checkpoint.pt")  # weights_only=True
     assert state["global_step"] == result.summary["steps"]
     assert result.summary["final"]["top1"] >= 0
+    assert 0 < result.summary["setup_seconds"] and 0 < result.summary["wall_seconds_this_attempt"]
     again = execute(tiny_run(tmp_path, "transfer.mode=distill", "teacher.source=random"))
     assert again.cached and again.summary == result.summary
 

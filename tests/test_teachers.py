@@ -1,4 +1,7 @@
 """Teacher sources: local checkpoints in three formats, random control, timm offline, suite pretraining."""
+import json
+import time
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -95,8 +98,14 @@ def test_timm_pretrained_offline_says_what_to_do(tmp_path, monkeypatch):
 def test_suite_pretrained_teacher_is_one_cached_run(tmp_path):
     pre = ["teacher.source=pretrain", "teacher.pretrain.data.dataset=synthetic", "teacher.pretrain.optim.epochs=1",
            "teacher.pretrain.optim.batch_size=32"]
+    started = time.perf_counter()
     first = execute(tiny_run(tmp_path, "transfer.mode=distill", *pre))
+    total = time.perf_counter() - started
     assert first.summary["teacher"]["cached"] is False
+    teacher = json.loads((tmp_path / "runs" / first.summary["teacher"]["run_id"] / "summary.json").read_text())
+    # the run's set-up leaves out the teacher's pretraining, trained within it
+    assert 0 < first.summary["setup_seconds"] <= total - teacher["wall_seconds_this_attempt"] - \
+        first.summary["wall_seconds_this_attempt"]
     second = execute(tiny_run(tmp_path, "transfer.mode=copy", *pre))
     assert second.summary["teacher"]["cached"] is True
     assert second.summary["teacher"]["run_id"] == first.summary["teacher"]["run_id"]

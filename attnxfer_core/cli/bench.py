@@ -1,4 +1,5 @@
-"""Benchmark commands: ``bench`` (step cost), ``bench-plan``, ``bench-collect``, ``bench-eval``, ``kill-test``."""
+"""Benchmark commands: ``bench`` (step cost), ``calibrate``, ``bench-estimates``, ``bench-plan``,
+``bench-collect``, ``bench-eval``, ``kill-test``."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +11,7 @@ from pathlib import Path
 from analysis.collect import collect_study, write_tables
 from attnxfer_core.bench.calibrate import calibrate as calibrate_modes
 from attnxfer_core.bench.calibrate import write as write_step_times
+from attnxfer_core.bench.estimates import compare_runs, summary_lines
 from attnxfer_core.bench.killtest import kill_test
 from attnxfer_core.bench.steps import SHAPES, run_benchmarks
 from attnxfer_core.bench.synthetic_runs import populate
@@ -17,7 +19,7 @@ from attnxfer_core.bench.synthetic_study import synthetic_study, time_expansion
 from attnxfer_core.cli.common import COUNT, NON_NEGATIVE, command_line
 from attnxfer_core.evaluation.posthoc import evaluate_run
 from attnxfer_core.evaluation.sets import resolve_sets
-from attnxfer_core.experiments.cost import STEP_TIMES_PATH
+from attnxfer_core.experiments.cost import STEP_TIMES_PATH, measured_step_times
 from attnxfer_core.modes import Mode
 from attnxfer_core.runs.provenance import PACKAGE_ROOT
 from attnxfer_core.training.execute import load_finished, resolve_device
@@ -49,6 +51,26 @@ def calibrate(args: argparse.Namespace) -> int:
     write_step_times(times, Path(args.out))
     print(f"wrote {args.out}")
     return 0
+
+
+def bench_estimates(args: argparse.Namespace) -> int:
+    """Hold the calibration table's estimates to the finished runs under a runs root."""
+    times = measured_step_times(Path(args.table))
+    if times is None:
+        print(f"error: --table: no calibration table at {args.table} (attnxfer calibrate writes one)", file=sys.stderr)
+        return 2
+    report = compare_runs(Path(args.runs_root), times)
+    where = times.environment
+    print(f"table {args.table}: measured at {where.get('code_version', '?')} on {where.get('device_name', '?')}")
+    if not times.setup_seconds or not times.held_out_image_seconds:
+        print("this table predates set-up and held-out attention timing: its estimates leave both out "
+              "(attnxfer calibrate measures them)")
+    for line in summary_lines(report):
+        print(line)
+    if args.runs:
+        for c in sorted(report.comparisons, key=lambda c: c.ratio):
+            print(f"{c.run_id:<28} {c.estimated:8.0f} s estimated {c.measured:8.0f} s measured  {c.ratio:5.2f}")
+    return 0 if report.comparisons else 1
 
 
 def bench_plan(args: argparse.Namespace) -> int:
@@ -124,6 +146,13 @@ def register(sub) -> None:
     cal.add_argument("--steps", type=COUNT, default=20, help="timed training steps per mode")
     cal.add_argument("--out", default=str(STEP_TIMES_PATH.relative_to(PACKAGE_ROOT)))
     cal.set_defaults(handler=calibrate)
+    est = sub.add_parser("bench-estimates", help="compare plan's time estimates with the finished CPU runs under a "
+                         "runs root (measured / estimated, per mode)")
+    est.add_argument("runs_root")
+    est.add_argument("--table", default=str(STEP_TIMES_PATH),
+                     help="the calibration table to check (default: the committed one)")
+    est.add_argument("--runs", action="store_true", help="also list every run compared, lowest ratio first")
+    est.set_defaults(handler=bench_estimates)
     sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)"
                    ).set_defaults(handler=bench_plan)
     sub.add_parser("bench-collect", help="time collect over 10,000 synthetic run directories").set_defaults(

@@ -3,10 +3,15 @@
 Embedded scale: wall time on two CPU cores from *measured* costs, the table
 ``attnxfer calibrate`` writes (``results/perf/step_times_embedded.json``): seconds
 per trained image and per evaluated image of every mode and of MAE pretraining,
+per image of distillation's second pass over the held-out split (its attention
+loss, logged at each evaluation), and a run's fixed set-up (data, models, teacher),
 taken with the real trainer on the embedded presets. A run's estimate is its
-trained images (epochs x training images) and evaluated images (validation split
-after each evaluated epoch, the test set once) at those rates, scaled by the
-forward FLOPs of its model relative to the preset's (the ``scale`` study's sizes).
+set-up plus its trained images (epochs x training images), evaluated images
+(validation split after each evaluated epoch, the test set once) and held-out
+attention passes at those rates, the image terms scaled by the forward FLOPs of
+its model relative to the preset's (the ``scale`` study's sizes). Tables written
+before set-up and the held-out pass were measured count them as nothing.
+``attnxfer bench-estimates RUNS_ROOT`` holds the estimates to finished runs.
 A study's evaluations after training (corrupted sets, the matched analysis) are
 estimated apart, at the same per-image rate (:func:`evaluation_seconds`).
 Without the table, and at paper scale, the estimate is FLOPs (forward =
@@ -44,22 +49,28 @@ MAE_PRETRAIN = "mae_pretrain"  # the table's key for MAE pretraining (modes are 
 
 @dataclass
 class StepTimes:
-    """Measured seconds per trained image and per evaluated image, by mode, on one machine."""
+    """Measured seconds per trained image and per evaluated image, by mode, on one machine; per image of the
+    held-out attention pass (distillation modes) and per run of set-up."""
 
     train_image_seconds: dict[str, float]
     eval_image_seconds: dict[str, float]
     environment: dict = field(default_factory=dict)
     command: str = ""
+    held_out_image_seconds: dict[str, float] = field(default_factory=dict)
+    setup_seconds: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"train_image_seconds": self.train_image_seconds,
-                           "eval_image_seconds": self.eval_image_seconds, "environment": self.environment,
+                           "eval_image_seconds": self.eval_image_seconds,
+                           "held_out_image_seconds": self.held_out_image_seconds,
+                           "setup_seconds": self.setup_seconds, "environment": self.environment,
                            "command": self.command}, indent=1, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "StepTimes":
         d = json.loads(text)
-        return cls(d["train_image_seconds"], d["eval_image_seconds"], d.get("environment", {}), d.get("command", ""))
+        return cls(d["train_image_seconds"], d["eval_image_seconds"], d.get("environment", {}), d.get("command", ""),
+                   d.get("held_out_image_seconds", {}), d.get("setup_seconds", {}))
 
 
 @functools.lru_cache(maxsize=4)
@@ -89,10 +100,12 @@ def _model_flops(model: ModelConfig, img: int, chans: int) -> float:
 
 @dataclass(frozen=True)
 class Images:
-    """How many images a run trains on (summed over epochs) and evaluates."""
+    """How many images a run trains on (summed over epochs) and evaluates, and how many its held-out attention
+    passes read (distillation modes: the validation split again at each evaluation)."""
 
     trained: int
     evaluated: int
+    held_out: int = 0
 
 
 def _test_images(cfg: RunConfig) -> int:
@@ -107,17 +120,19 @@ def images_of(cfg: RunConfig) -> Images:
     test_n = _test_images(cfg)
     n_evals = -(-cfg.optim.epochs // cfg.eval_every)
     evaluated = n_evals * (val_n if val_n else test_n) + (test_n if val_n and cfg.test_at_end else 0)
-    return Images(cfg.optim.epochs * train_n, evaluated)
+    attention_pass = cfg.objective is not Objective.MAE and spec_of(cfg.transfer.mode).held_out_attention
+    return Images(cfg.optim.epochs * train_n, evaluated, n_evals * val_n if attention_pass else 0)
 
 
-def _key(cfg: RunConfig) -> str:
+def rate_key(cfg: RunConfig) -> str:
+    """The calibration table's key of a run's rates: its mode, or MAE pretraining."""
     if cfg.objective is Objective.MAE:
         return MAE_PRETRAIN
     return cfg.transfer.mode.value
 
 
 def _measured_seconds(cfg: RunConfig, times: StepTimes) -> Optional[float]:
-    key = _key(cfg)
+    key = rate_key(cfg)
     if key not in times.train_image_seconds:
         return None
     entry = dataset_entry(cfg.data)
@@ -126,7 +141,8 @@ def _measured_seconds(cfg: RunConfig, times: StepTimes) -> Optional[float]:
     images = images_of(cfg)
     seconds = images.trained * times.train_image_seconds[key]
     seconds += images.evaluated * times.eval_image_seconds.get(key, 0.0)
-    return seconds * size
+    seconds += images.held_out * times.held_out_image_seconds.get(key, 0.0)
+    return seconds * size + times.setup_seconds.get(key, 0.0)
 
 
 def _flops_seconds(cfg: RunConfig, scale: str) -> float:
@@ -139,6 +155,7 @@ def _flops_seconds(cfg: RunConfig, scale: str) -> float:
         student *= 1 - cfg.mae.mask_ratio + 0.1  # the encoder sees the visible patches; small decoder
     images = images_of(cfg)
     eval_flops = images.evaluated * (student + (teacher if spec.kind is Kind.COPY else 0.0))
+    eval_flops += images.held_out * (student + teacher)
     total = images.trained * (3 * student + teacher) + eval_flops
     return total / (CPU_FLOPS if check_scale(scale) == EMBEDDED else GPU_FLOPS)
 
@@ -183,7 +200,7 @@ def evaluation_seconds(cfg: RunConfig, scale: str, families: Sequence[str], anal
     times = times if times is not None else measured_step_times()
     if check_scale(scale) != EMBEDDED or times is None or cfg.objective is Objective.MAE:
         return 0.0
-    return evaluation_images(cfg, families, analyses) * times.eval_image_seconds.get(_key(cfg), 0.0)
+    return evaluation_images(cfg, families, analyses) * times.eval_image_seconds.get(rate_key(cfg), 0.0)
 
 
 def format_cost(seconds: float, scale: str) -> str:

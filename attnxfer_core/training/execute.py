@@ -61,6 +61,7 @@ class PreparedRun:
     # by execute() once those runs exist: (source config, model, field name).
     pending: list[tuple[TeacherConfig, nn.Module, str]] = field(default_factory=list)
     init_model: Optional[nn.Module] = None  # where the student's starting weights come from
+    dependency_seconds: float = 0.0  # spent training those pretraining runs (not this run's set-up)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class RunResult:
     summary: dict  # empty when the run stopped before finishing
     cached: bool = False  # the run had already finished; nothing was trained
     stopped_at: Optional[int] = None  # global step of a resumable early stop
+    setup_seconds: Optional[float] = None  # this attempt's set-up before training (None: nothing was trained)
 
     @property
     def finished(self) -> bool:
@@ -130,7 +132,10 @@ def _load_pretrained(prepared: PreparedRun, progress: Optional[bool]) -> dict:
         done = run_dir_of(pretraining).finished
         log.info("%s %s pretraining run %s", "reusing cached" if done else "running",
                  source_cfg.pretrain.method.value, run_dir_of(pretraining).path)
+        started = time.perf_counter()
         result = execute(pretraining, progress)
+        if not result.cached:
+            prepared.dependency_seconds += time.perf_counter() - started
         load_weights(model, read_state_dict(result.run_dir / WEIGHTS), f"pretrained {field_name} {result.run_dir}")
         info[field_name] = {"run_id": result.run_dir.name, "cached": result.cached,
                             "final": result.summary.get("final", {})}
@@ -185,6 +190,7 @@ def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
         if stored is not None and stored.get("canonical") != canonical_json(cfg):
             raise UserError(f"{rd.path} holds a different finished run; choose another exec.run_dir")
         return RunResult(rd.path, rd.summary(), cached=True)
+    setup_started = time.perf_counter()
     prepared = prepare(cfg)
     stored = rd.config()
     if stored is not None and stored.get("canonical") != canonical_json(cfg):
@@ -193,7 +199,7 @@ def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
     ctx = from_environment()
     if not ctx.is_main:  # other ranks compute; rank 0 owns the run directory
         barrier(ctx)
-        return _train(prepared, pretrained, progress, ctx)
+        return _train(prepared, pretrained, progress, ctx, setup_started)
     rd.create()
     rd.lock()
     try:
@@ -205,7 +211,7 @@ def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
         rd.write_config({"run_id": prepared.run_id, "config": to_dict(cfg), "canonical": canonical_json(cfg)})
         barrier(ctx)
         try:
-            return _train(prepared, pretrained, progress, ctx)
+            return _train(prepared, pretrained, progress, ctx, setup_started)
         except Exception as exc:  # recorded for `attnxfer status`, then raised on
             rd.write_failure(failure_line(exc), at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
             raise
@@ -213,7 +219,8 @@ def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
         rd.unlock()
 
 
-def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ctx: DistContext) -> RunResult:
+def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ctx: DistContext,
+           setup_started: float) -> RunResult:
     cfg, rd, task = prepared.cfg, prepared.run_dir, prepared.task
     device = prepared.device
     if device.type == "cuda" and ctx.enabled:
@@ -229,14 +236,16 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         log.warning("%s", changed)
     if resumed:
         log.info("resuming %s at step %d", rd.path.name, trainer.pos.global_step)
+    first_step = trainer.pos.global_step
     started = time.perf_counter()
+    setup = started - setup_started - prepared.dependency_seconds
     try:
         evals = trainer.fit(progress=progress)
     except StopRequested:
         log.info("stopped %s at step %d; run the same command again to resume", rd.path.name, trainer.pos.global_step)
-        return RunResult(rd.path, {}, stopped_at=trainer.pos.global_step)
+        return RunResult(rd.path, {}, stopped_at=trainer.pos.global_step, setup_seconds=setup)
     if not ctx.is_main:
-        return RunResult(rd.path, {})
+        return RunResult(rd.path, {}, setup_seconds=setup)
     final = trainer.final_weights()
     save_tensors(rd.path / WEIGHTS, task.export(final))
     export_timm(task.timm_model(final), rd.path / TIMM_EXPORT, arch=cfg.student.arch,
@@ -254,6 +263,9 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         "train_seconds": round(trainer.pos.elapsed, 3),
         "images_per_second": round(images / trainer.pos.elapsed, 2) if trainer.pos.elapsed > 0 else None,
         "wall_seconds_this_attempt": round(time.perf_counter() - started, 3),
+        "attempt_from_step": first_step,  # 0 unless this attempt resumed: then its wall time is part of the run's
+        # this attempt's set-up before training: data, models, teacher (not training a pretraining run it needed)
+        "setup_seconds": round(setup, 3),
         "final": _final(evals, "test") or _final(evals, "eval"),  # the test set's numbers
         "final_split": next((r.get("split", "test") for r in reversed(evals)), "test"),  # "val" only for pilots
         "val": _final(evals, "eval") if any(r.get("kind") == "test" for r in evals) else {},
@@ -268,7 +280,7 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         **environment(),
     }
     rd.write_summary(summary)
-    return RunResult(rd.path, summary)
+    return RunResult(rd.path, summary, setup_seconds=setup)
 
 
 def _final(records: list[dict], kind: str) -> dict:

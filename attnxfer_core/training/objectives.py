@@ -14,7 +14,6 @@ from attnxfer_core.config import AugmentConfig, MAEConfig
 from attnxfer_core.data.source import TEST, VAL, DataSource, derive_seed
 from attnxfer_core.metrics import classification_metrics, predict
 from attnxfer_core.models.mae import MaskedAutoencoder
-from attnxfer_core.modes import Kind
 from attnxfer_core.training.distributed import SINGLE, DistContext, gather_objects
 from attnxfer_core.transfer.model import AttentionTransferModel
 from attnxfer_core.transfer.plan import TransferPlan
@@ -133,7 +132,7 @@ class ClassificationTask:
         """The distillation loss of the live student per transferred layer (``attn_l<i>``) and summed
         (``attn``) on a held-out split: whether distillation converged. Distillation modes only."""
         model = self.transfer_model
-        if model is None or self.plan is None or self.plan.spec.kind is not Kind.DISTILL:
+        if model is None or self.plan is None or not self.plan.spec.held_out_attention:
             return {}
         was_training = model.training
         model.eval()
