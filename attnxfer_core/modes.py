@@ -68,8 +68,9 @@ class ModeSpec:
 
     @property
     def held_out_attention(self) -> bool:
-        """Distillation logs its loss on the held-out split at each evaluation: whether it converged. That is
-        a second pass over the split, with the teacher, which a run's cost has to count."""
+        """Distillation logs its loss on the validation split at each evaluation of the live student (not of
+        an EMA, and not in runs without that split): whether it converged. That is a second pass over the
+        split, with the teacher, which a run's cost has to count."""
         return self.kind is Kind.DISTILL
 
 
