@@ -21,6 +21,19 @@ elif [ -n "$APT_PACKAGES" ]; then
     echo "setup: not root; make sure these Debian packages are installed: $APT_PACKAGES"
 fi
 
+# A new environment takes about 6.6 GB (torch 2.14.1 is a CUDA build on x86_64; its nvidia-* wheels are
+# 3.2 GB). A disk that fills half-way through pip leaves a broken .venv and an error far from its cause,
+# so say so before installing anything.
+MIN_FREE_GB=${MIN_FREE_GB:-7}
+if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+    parent=$(dirname "$VENV")
+    free_kb=$(df -Pk "$parent" | awk 'NR==2 {print $4}')
+    if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( MIN_FREE_GB * 1024 * 1024 )) ]; then
+        echo "setup: $VENV needs about $MIN_FREE_GB GB free on $parent's disk, which has $(( free_kb / 1024 )) MB; free some space (or set MIN_FREE_GB)" >&2
+        exit 1
+    fi
+fi
+
 start=$(date +%s)
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
