@@ -85,7 +85,9 @@ def test_bench_estimates_compares_whole_runs_with_their_estimates(tmp_path, caps
     cfg = embedded(Mode.DISTILL)
     est = estimate(cfg, "embedded", timed).seconds
     _finished_run(tmp_path, "distill-a", cfg, {"setup_seconds": 30.0, "wall_seconds_this_attempt": 1.5 * est - 30,
-                                               "attempt_from_step": 0})
+                                               "attempt_from_step": 0, "others_cpu_share": 0.02})
+    _finished_run(tmp_path, "distill-a2", cfg, {"setup_seconds": 30.0, "wall_seconds_this_attempt": 3 * est - 30,
+                                                "attempt_from_step": 0, "others_cpu_share": 0.5})  # beside other work
     # recorded neither set-up nor where its attempt began, and trained in one attempt (more wall than training)
     _finished_run(tmp_path, "distill-b", cfg, {"wall_seconds_this_attempt": est - 20.0, "train_seconds": est - 60})
     _finished_run(tmp_path, "distill-c", cfg, {"wall_seconds_this_attempt": 10.0, "attempt_from_step": 700})
@@ -93,17 +95,21 @@ def test_bench_estimates_compares_whole_runs_with_their_estimates(tmp_path, caps
     _finished_run(tmp_path, "distill-e", cfg, {"wall_seconds_this_attempt": 10.0, "train_seconds": 400.0})  # resumed
     _finished_run(tmp_path, "distill-f", cfg, {"wall_seconds_this_attempt": 10.0, "threads": [2, 1]})
     report = compare_runs(tmp_path, timed)
-    assert [(c.run_id, round(c.ratio, 6), c.setup_timed) for c in report.comparisons] == [
-        ("distill-a", 1.5, True), ("distill-b", 1.0, False)]
+    assert [(c.run_id, round(c.ratio, 6), c.setup_timed, c.quiet) for c in report.comparisons] == [
+        ("distill-a", 1.5, True, True), ("distill-a2", 3.0, True, False), ("distill-b", 1.0, False, False)]
     assert report.skipped == {"resumed: its wall time covers the last attempt only": 2,
                               "not trained by one process on the CPU": 1,
                               "trained on other than the table's 2 CPU threads": 1}
     lines = summary_lines(report)
-    assert lines[1].split()[:3] == ["distill", "2", "1.25"] and lines[2].split()[:2] == ["all", "2"]
+    assert lines[0] == "every run:" and lines[2].split()[:3] == ["distill", "3", "1.50"]
+    quiet = lines.index(next(line for line in lines if line.startswith("on a quiet machine")))
+    assert "1 runs did not record it" in lines[quiet]
+    assert lines[quiet + 2].split()[:5] == ["distill", "1", "1.50", "1.50", "1.50"]
     table = tmp_path / "table.json"
     table.write_text(timed.to_json())
     assert main(["bench-estimates", str(tmp_path), "--table", str(table), "--runs"]) == 0
-    assert "distill-a" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "distill-a " in out and "others 2%" in out and "others ?" in out
     assert main(["bench-estimates", str(tmp_path), "--table", str(tmp_path / "none.json")]) == 2
     assert "--table" in capsys.readouterr().err
 

@@ -30,6 +30,7 @@ def test_run_writes_config_metrics_checkpoint_summary(tmp_path):
     assert state["global_step"] == result.summary["steps"]
     assert result.summary["final"]["top1"] >= 0
     assert 0 < result.summary["setup_seconds"] and 0 < result.summary["wall_seconds_this_attempt"]
+    assert 0 < result.summary["cpu_seconds"] and 0 <= result.summary["others_cpu_share"] <= 1  # Linux: /proc
     again = execute(tiny_run(tmp_path, "transfer.mode=distill", "teacher.source=random"))
     assert again.cached and again.summary == result.summary
 

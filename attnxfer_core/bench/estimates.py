@@ -7,21 +7,25 @@ attempt only) is compared with its estimate: measured is the attempt's set-up pl
 (runs written before set-up was recorded: the wall time, against the estimate less the table's
 set-up). MAE pretraining is left out: the table times its steps, not its evaluations. The ratio is
 measured over estimated, so above 1 is an underestimate. Whatever else the machine was doing is in
-every measured time: a run trained beside a test suite shows as a high ratio, which is why the
-summary is the median with the least and the greatest.
+every measured time: a run trained beside a test suite shows as a high ratio. Runs record the share
+of their CPUs' time that other processes took (``others_cpu_share``, :mod:`attnxfer_core.runs.contention`),
+so the summary is given twice: every run, then only the runs trained on an otherwise quiet machine
+(others took less than ``QUIET`` of it), the estimate's own error. Runs written before that was
+recorded appear in the first only.
 """
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from attnxfer_core.config import RunConfig, from_dict
 from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.cost import StepTimes, estimate, rate_key
 from attnxfer_core.runs.rundir import RunDir
 
+QUIET = 0.10  # a run whose CPUs other processes kept busy less than this share of the time ran on a quiet machine
 
 @dataclass(frozen=True)
 class Comparison:
@@ -32,6 +36,11 @@ class Comparison:
     estimated: float
     measured: float
     setup_timed: bool  # the summary records its set-up (else both sides leave it out)
+    others_share: Optional[float] = None  # of its CPUs' time, what other processes took (None: not recorded)
+
+    @property
+    def quiet(self) -> bool:
+        return self.others_share is not None and self.others_share < QUIET
 
     @property
     def ratio(self) -> float:
@@ -78,11 +87,11 @@ def _compare(run: Path, times: StepTimes) -> Union[Comparison, str]:
     if not est.measured:
         return "its mode has no measured rate in the table"
     key = rate_key(cfg)
-    setup = summary.get("setup_seconds")
+    setup, others = summary.get("setup_seconds"), summary.get("others_cpu_share")
     if setup is None:
         return Comparison(run.name, key, est.seconds - times.setup_seconds.get(key, 0.0),
-                          summary["wall_seconds_this_attempt"], False)
-    return Comparison(run.name, key, est.seconds, setup + summary["wall_seconds_this_attempt"], True)
+                          summary["wall_seconds_this_attempt"], False, others)
+    return Comparison(run.name, key, est.seconds, setup + summary["wall_seconds_this_attempt"], True, others)
 
 
 def compare_runs(root: Path, times: StepTimes) -> Report:
@@ -100,17 +109,28 @@ def compare_runs(root: Path, times: StepTimes) -> Report:
     return report
 
 
-def summary_lines(report: Report) -> list[str]:
+def _table(comparisons: list[Comparison]) -> list[str]:
     """Per table key and over all: runs, median ratio with the least and greatest, runs with set-up timed."""
     groups: dict[str, list[Comparison]] = {}
-    for c in report.comparisons:
+    for c in comparisons:
         groups.setdefault(c.key, []).append(c)
     lines = [f"{'rates':<14} {'runs':>5} {'median':>7} {'least':>6} {'most':>6}  set-up timed   (measured / estimated)"]
-    for key, group in [*sorted(groups.items()), ("all", report.comparisons)]:
+    for key, group in [*sorted(groups.items()), ("all", comparisons)]:
         if not group:
             continue
         ratios = [c.ratio for c in group]
         lines.append(f"{key:<14} {len(group):>5} {statistics.median(ratios):>7.2f} {min(ratios):>6.2f} "
                      f"{max(ratios):>6.2f}  {sum(c.setup_timed for c in group):>5}")
+    return lines
+
+
+def summary_lines(report: Report) -> list[str]:
+    """The comparison over every run, then over the runs trained on a quiet machine, then what was left out."""
+    quiet = [c for c in report.comparisons if c.quiet]
+    unknown = sum(c.others_share is None for c in report.comparisons)
+    lines = ["every run:", *_table(report.comparisons),
+             f"on a quiet machine (other processes took < {QUIET:.0%} of the run's CPU time; "
+             f"{unknown} runs did not record it):"]
+    lines += _table(quiet) if quiet else ["(none)"]
     lines += [f"left out: {n} ({why})" for why, n in sorted(report.skipped.items())]
     return lines

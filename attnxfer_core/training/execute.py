@@ -36,6 +36,7 @@ from attnxfer_core.models.factory import create_vit, shape_kwargs
 from attnxfer_core.models.sources import build_from_source, build_teacher
 from attnxfer_core.models.weights import OPTIONAL_PREFIXES, load_weights, read_state_dict
 from attnxfer_core.modes import spec_of
+from attnxfer_core.runs.contention import ContentionMeter
 from attnxfer_core.runs.provenance import environment
 from attnxfer_core.runs.rundir import TIMM_EXPORT, WEIGHTS, RunDir, run_dir_of
 from attnxfer_core.runs.shipped import find as find_shipped
@@ -238,6 +239,7 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         log.info("resuming %s at step %d", rd.path.name, trainer.pos.global_step)
     first_step = trainer.pos.global_step
     started = time.perf_counter()
+    contention = ContentionMeter()  # whatever else ran beside this attempt, for reading its wall time
     setup = started - setup_started - prepared.dependency_seconds
     try:
         evals = trainer.fit(progress=progress)
@@ -266,6 +268,7 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
         "attempt_from_step": first_step,  # 0 unless this attempt resumed: then its wall time is part of the run's
         # this attempt's set-up before training: data, models, teacher (not training a pretraining run it needed)
         "setup_seconds": round(setup, 3),
+        **contention.fields(),  # cpu_seconds (this attempt's own), others_cpu_share (0-1: CPU time others took)
         "final": _final(evals, "test") or _final(evals, "eval"),  # the test set's numbers
         "final_split": next((r.get("split", "test") for r in reversed(evals)), "test"),  # "val" only for pilots
         "val": _final(evals, "eval") if any(r.get("kind") == "test" for r in evals) else {},
