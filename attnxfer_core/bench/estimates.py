@@ -27,6 +27,7 @@ from attnxfer_core.runs.rundir import RunDir
 
 QUIET = 0.10  # a run whose CPUs other processes kept busy less than this share of the time ran on a quiet machine
 
+
 @dataclass(frozen=True)
 class Comparison:
     """One finished run: its estimate from the table and what it took, in seconds."""
