@@ -24,12 +24,18 @@ fi
 # A new environment takes about 6.6 GB (torch 2.14.1 is a CUDA build on x86_64; its nvidia-* wheels are
 # 3.2 GB). A disk that fills half-way through pip leaves a broken .venv and an error far from its cause,
 # so say so before installing anything.
+# pip's wheel cache would hold a second copy of the downloads: off (PIP_NO_CACHE_DIR).
 MIN_FREE_GB=${MIN_FREE_GB:-7}
+export PIP_NO_CACHE_DIR=1
+case "$MIN_FREE_GB" in
+    ''|*[!0-9]*) echo "setup: MIN_FREE_GB must be a whole number of GiB, not '$MIN_FREE_GB'" >&2; exit 2 ;;
+esac
 if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     parent=$(dirname "$VENV")
-    free_kb=$(df -Pk "$parent" | awk 'NR==2 {print $4}')
+    while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done  # venv creates the folders it lacks
+    free_kb=$(df -Pk "$parent" 2>/dev/null | awk 'NR==2 {print $4}') || free_kb=""
     if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( MIN_FREE_GB * 1024 * 1024 )) ]; then
-        echo "setup: $VENV needs about $MIN_FREE_GB GB free on $parent's disk, which has $(( free_kb / 1024 )) MB; free some space (or set MIN_FREE_GB)" >&2
+        echo "setup: $VENV needs about $MIN_FREE_GB GiB free on $parent's disk, which has $(( free_kb / 1024 )) MiB; free some space (or set MIN_FREE_GB)" >&2
         exit 1
     fi
 fi

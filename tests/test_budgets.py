@@ -103,7 +103,7 @@ def test_bench_estimates_compares_whole_runs_with_their_estimates(tmp_path, caps
     lines = summary_lines(report)
     assert lines[0] == "every run:" and lines[2].split()[:3] == ["distill", "3", "1.50"]
     quiet = lines.index(next(line for line in lines if line.startswith("on a quiet machine")))
-    assert "1 runs did not record it" in lines[quiet]
+    assert "not recorded by 1 of the runs above" in lines[quiet]
     assert lines[quiet + 2].split()[:5] == ["distill", "1", "1.50", "1.50", "1.50"]
     table = tmp_path / "table.json"
     table.write_text(timed.to_json())

@@ -1,6 +1,7 @@
 """Runs end to end: directory contents, resume equals uninterrupted, bad input touches nothing."""
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -30,7 +31,9 @@ def test_run_writes_config_metrics_checkpoint_summary(tmp_path):
     assert state["global_step"] == result.summary["steps"]
     assert result.summary["final"]["top1"] >= 0
     assert 0 < result.summary["setup_seconds"] and 0 < result.summary["wall_seconds_this_attempt"]
-    assert 0 < result.summary["cpu_seconds"] and 0 <= result.summary["others_cpu_share"] <= 1  # Linux: /proc
+    if Path("/proc/stat").exists():  # what else ran beside it (a window under a second gives no share)
+        share = result.summary["others_cpu_share"]
+        assert 0 < result.summary["cpu_seconds"] and (share is None or 0 <= share <= 1)
     again = execute(tiny_run(tmp_path, "transfer.mode=distill", "teacher.source=random"))
     assert again.cached and again.summary == result.summary
 

@@ -10,7 +10,7 @@ measured over estimated, so above 1 is an underestimate. Whatever else the machi
 every measured time: a run trained beside a test suite shows as a high ratio. Runs record the share
 of their CPUs' time that other processes took (``others_cpu_share``, :mod:`attnxfer_core.runs.contention`),
 so the summary is given twice: every run, then only the runs trained on an otherwise quiet machine
-(others took less than ``QUIET`` of it), the estimate's own error. Runs written before that was
+(others took less than ``QUIET_OTHERS_SHARE`` of it), the estimate's own error. Runs written before that was
 recorded appear in the first only.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.cost import StepTimes, estimate, rate_key
 from attnxfer_core.runs.rundir import RunDir
 
-QUIET = 0.10  # a run whose CPUs other processes kept busy less than this share of the time ran on a quiet machine
+QUIET_OTHERS_SHARE = 0.10  # a run whose CPUs others kept busy less than this share of the time: a quiet machine
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ class Comparison:
     estimated: float
     measured: float
     setup_timed: bool  # the summary records its set-up (else both sides leave it out)
-    others_share: Optional[float] = None  # of its CPUs' time, what other processes took (None: not recorded)
+    others_cpu_share: Optional[float] = None  # of its CPUs' time, what other processes took (None: not recorded)
 
     @property
     def quiet(self) -> bool:
-        return self.others_share is not None and self.others_share < QUIET
+        return self.others_cpu_share is not None and self.others_cpu_share < QUIET_OTHERS_SHARE
 
     @property
     def ratio(self) -> float:
@@ -128,10 +128,10 @@ def _table(comparisons: list[Comparison]) -> list[str]:
 def summary_lines(report: Report) -> list[str]:
     """The comparison over every run, then over the runs trained on a quiet machine, then what was left out."""
     quiet = [c for c in report.comparisons if c.quiet]
-    unknown = sum(c.others_share is None for c in report.comparisons)
+    unknown = sum(c.others_cpu_share is None for c in report.comparisons)
     lines = ["every run:", *_table(report.comparisons),
-             f"on a quiet machine (other processes took < {QUIET:.0%} of the run's CPU time; "
-             f"{unknown} runs did not record it):"]
+             f"on a quiet machine (other processes took < {QUIET_OTHERS_SHARE:.0%} of its CPUs' time; "
+             f"not recorded by {unknown} of the runs above):"]
     lines += _table(quiet) if quiet else ["(none)"]
     lines += [f"left out: {n} ({why})" for why, n in sorted(report.skipped.items())]
     return lines

@@ -69,7 +69,7 @@ def bench_estimates(args: argparse.Namespace) -> int:
         print(line)
     if args.runs:
         for c in sorted(report.comparisons, key=lambda c: c.ratio):
-            others = "others ?" if c.others_share is None else f"others {c.others_share:.0%}"
+            others = "others ?" if c.others_cpu_share is None else f"others {c.others_cpu_share:.0%}"
             print(f"{c.run_id:<28} {c.estimated:8.0f} s estimated {c.measured:8.0f} s measured  {c.ratio:5.2f}  "
                   f"{others}")
     return 0 if report.comparisons else 1
