@@ -23,8 +23,7 @@ fi
 
 # A new environment takes about 6.6 GB (torch 2.14.1 is a CUDA build on x86_64; its nvidia-* wheels are
 # 3.2 GB). A disk that fills half-way through pip leaves a broken .venv and an error far from its cause,
-# so say so before installing anything.
-# pip's wheel cache would hold a second copy of the downloads: off (PIP_NO_CACHE_DIR).
+# so say so before installing anything. pip's wheel cache would hold a second copy of the downloads: off.
 MIN_FREE_GB=${MIN_FREE_GB:-7}
 export PIP_NO_CACHE_DIR=1
 case "$MIN_FREE_GB" in

@@ -88,11 +88,12 @@ def _compare(run: Path, times: StepTimes) -> Union[Comparison, str]:
     if not est.measured:
         return "its mode has no measured rate in the table"
     key = rate_key(cfg)
-    setup, others = summary.get("setup_seconds"), summary.get("others_cpu_share")
-    if setup is None:
-        return Comparison(run.name, key, est.seconds - times.setup_seconds.get(key, 0.0),
-                          summary["wall_seconds_this_attempt"], False, others)
-    return Comparison(run.name, key, est.seconds, setup + summary["wall_seconds_this_attempt"], True, others)
+    setup, wall = summary.get("setup_seconds"), summary["wall_seconds_this_attempt"]
+    if setup is None:  # written before set-up was recorded: both sides leave it out
+        estimated, measured = est.seconds - times.setup_seconds.get(key, 0.0), wall
+    else:
+        estimated, measured = est.seconds, setup + wall
+    return Comparison(run.name, key, estimated, measured, setup is not None, summary.get("others_cpu_share"))
 
 
 def compare_runs(root: Path, times: StepTimes) -> Report:
