@@ -20,6 +20,7 @@ from analysis.study_data import load_study_data
 from analysis.text_tables import fmt
 from analysis.verdicts import INCONCLUSIVE, NO_DATA, REPLICATES, UNINFORMATIVE, VERDICT_WORDS, Verdict, verdicts
 from attnxfer_core.config import RunConfig, from_dict
+from attnxfer_core.experiments.claims import GATE
 from attnxfer_core.experiments.presets import budget_of
 from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import Study
@@ -113,6 +114,10 @@ def curve_svg(points: Sequence[tuple[float, float]], width: int = 420, height: i
             f"<text x=\"4\" y=\"14\" font-size=\"11\">top-1 {y0:.1f}–{y1:.1f}%</text></svg>")
 
 
+def _p(value: float) -> str:
+    return "—" if value != value else f"{value:.3g}"
+
+
 def _badge(verdict: str) -> str:
     css = {REPLICATES: "replicates", INCONCLUSIVE: "inconclusive", NO_DATA: "no-data",
            UNINFORMATIVE: "uninformative"}.get(verdict, "does-not-replicate")
@@ -131,18 +136,23 @@ def build_dashboard(
     (out / "figures").mkdir()
     body = [f"<h1>attnxfer results</h1><p class=\"note\">made by <code>attnxfer dashboard</code> (code "
             f"{esc(code_version())}) from the collected tables; each study's row says what made its tables.</p>"]
+    verdicts = list(verdicts)
     rows = "".join(f"<tr><td>{esc(v.study)}</td><td>{esc(v.claim)}</td><td>{esc(v.role)}</td><td>{esc(v.kind)}</td>"
-                   f"<td>{esc(v.paper)}</td><td>{_badge(v.verdict)}</td><td>{esc(v.evidence)}</td></tr>"
+                   f"<td>{esc(v.paper)}</td><td>{_badge(v.verdict)}</td><td>{_p(v.p)}</td><td>{_p(v.p_adjusted)}"
+                   f"{'' if v.corrected or v.role == GATE else ' *'}</td><td>{esc(v.evidence)}</td></tr>"
                    for v in verdicts)
     body.append("<h2>Does it replicate?</h2><p class=\"note\">Each claim a study declares, decided from confidence "
                 "intervals over seeds, paired by seed: superiority when the 95% CI of the difference lies above the "
                 "margin; equivalence when the 90% CI lies within ±margin (TOST); a share of a gap when its Fieller "
                 "95% CI lies above the threshold. A study's gate must replicate for its other claims to be decided "
-                "(else: uninformative).</p>"
+                "(else: uninformative). p: the rule's test on the two-sided scale (p &lt; 0.05 exactly when the "
+                "interval clears the rule); Holm p: adjusted over the study's claims but its gate. A study whose "
+                "protocol registers Holm replicates a claim only when its Holm p is below alpha; * marks a study "
+                "registered before that rule, decided as registered.</p>"
                 "<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>role</th>"
                 "<th>kind</th>"
-                f"<th>paper</th><th>verdict</th><th>evidence</th></tr></thead><tbody>{rows}</tbody></table>")
-    verdicts = list(verdicts)
+                f"<th>paper</th><th>verdict</th><th>p</th><th>Holm p</th><th>evidence</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
     progress = []
     for name, data in studies.items():
         status = data["status"]

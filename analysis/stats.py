@@ -15,6 +15,10 @@ text that shows it can say what "±" means.
   one-sample t test. Its ends can be unbounded when the gap itself is not
   clearly above zero.
 - :func:`equivalence`: two one-sided tests (TOST) of |A - B| < margin.
+- :func:`p_above` and :func:`gap_share_p`: the p-value of a rule's "replicates"
+  test on the two-sided scale, so that p < alpha exactly when the (1 - alpha)
+  interval above clears the rule's threshold; :func:`holm` adjusts a study's
+  p-values for the number of its claims.
 """
 from __future__ import annotations
 
@@ -159,3 +163,65 @@ def equivalence(a: pd.Series, b: pd.Series, margin: float, alpha: float = 0.05) 
         below = stats.ttest_1samp(d, margin, alternative="less").pvalue
     p = float(max(above, below)) if np.isfinite(above) and np.isfinite(below) else float(abs(d.mean()) >= margin)
     return EquivalenceTest(diff, p, margin)
+
+
+def _above(x: np.ndarray, threshold: float) -> float:
+    """Two-sided-scale p that mean(x) > threshold (one-sample t): twice the one-sided p, at most 1."""
+    if len(x) < 2:
+        return float("nan")
+    if np.ptp(x) == 0:  # no spread: the interval is the point itself
+        return 0.0 if x[0] > threshold else 1.0
+    one_sided = stats.ttest_1samp(x, threshold, alternative="greater").pvalue
+    return float(min(1.0, 2 * one_sided))
+
+
+def p_above(a: pd.Series, b: pd.Series, threshold: float = 0.0) -> float:
+    """p that mean(a - b) > ``threshold``, on the two-sided scale of :func:`paired_difference`'s interval.
+
+    Paired on the seeds both have (two or more), else Welch's test; nan when no interval exists. p < alpha
+    exactly when the (1 - alpha) interval lies above ``threshold``, which is what makes one p-value per rule
+    comparable across a study's claims (and correctable by :func:`holm`).
+    """
+    if a.empty or b.empty:
+        return float("nan")
+    common = _common(a, b)
+    if len(common) >= 2:
+        return _above((a[common] - b[common]).astype(float).to_numpy(), threshold)
+    if min(len(a), len(b)) < 2:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        one_sided = stats.ttest_ind(a.astype(float) - threshold, b.astype(float), equal_var=False,
+                                    alternative="greater").pvalue
+    return float(min(1.0, 2 * one_sided)) if np.isfinite(one_sided) else float("nan")
+
+
+def gap_share_p(method: pd.Series, low: pd.Series, high: pd.Series, threshold: float) -> float:
+    """p that the share of the gap recovered exceeds ``threshold``, matching :func:`gap_share`'s Fieller rule.
+
+    The Fieller interval lies above ``threshold`` exactly when the gap H - L is clearly above zero (else the
+    interval is unbounded) and the contrast (M - L) - threshold (H - L) is clearly above zero; so p is the
+    larger of the two tests' p-values (an intersection-union test), on the two-sided scale.
+    """
+    common = _common(method, low, high)
+    if len(common) < 2:
+        return float("nan")
+    a = (method[common] - low[common]).astype(float).to_numpy()
+    b = (high[common] - low[common]).astype(float).to_numpy()
+    return max(_above(b, 0.0), _above(a - threshold * b, 0.0))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given.
+
+    A nan (a registered claim without data) counts as p = 1: it is still one of the family, so leaving it out
+    would make the correction weaker than what was registered.
+    """
+    p = np.array([1.0 if not np.isfinite(v) else float(v) for v in p_values])
+    m = len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()

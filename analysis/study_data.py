@@ -101,6 +101,16 @@ class StudyData:
                 out[int(row["seed"])] = sum(pair[0]) / len(pair[0]) - sum(pair[1]) / len(pair[1])
         return pd.Series(dict(sorted(out.items())), dtype=float)
 
+    def matched_clean_gap(self, method: str, reference: str) -> pd.Series:
+        """Per seed, reference - method clean (validation) top-1 at the checkpoints the ``matched`` analysis
+        chose: how well the accuracies were matched (nan where the analysis did not record them)."""
+        out: dict[int, float] = {}
+        for row in self.analysis("matched.json") or []:
+            if row["method"] == method and row["reference"] == reference and len(row["rows"]) == 2:
+                ref, other = (r.get("clean_top1") for r in row["rows"])
+                out[int(row["seed"])] = float("nan") if ref is None or other is None else ref - other
+        return pd.Series(dict(sorted(out.items())), dtype=float)
+
     def analysis(self, name: str) -> Optional[list]:
         if self.analyses_dir is None or not (self.analyses_dir / name).exists():
             return None

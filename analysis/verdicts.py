@@ -15,6 +15,17 @@ this module decides them from the collected per-seed numbers with
 - difference of gains: as superiority, on the paired difference of two paired gains.
 
 One seed gives no interval: such a verdict is inconclusive, and says so.
+
+Each verdict also carries the p-value of its "replicates" test on the two-sided
+scale (p < alpha exactly when the interval clears the rule) and, within its
+study, the Holm-adjusted p over every claim but the gate. A study whose protocol
+(:mod:`attnxfer_core.experiments.protocol`) registers Holm replicates a claim
+only when its adjusted p is below alpha; a protocol with looks decides at the
+nominal level its alpha-spending rule gives the look (:mod:`analysis.sequential`),
+and only at a registered look. A matched-accuracy claim counts only seeds whose
+checkpoints are matched within its tolerance, and is uninformative with fewer
+than two. A study without a protocol is decided as it was registered (alpha
+0.05, one look, no correction); its Holm-adjusted p is shown all the same.
 """
 from __future__ import annotations
 
@@ -24,7 +35,8 @@ from typing import Optional, Sequence
 
 import pandas as pd
 
-from analysis.stats import Interval, equivalence, gap_share, paired_difference
+from analysis.sequential import nominal_confidence
+from analysis.stats import Interval, equivalence, gap_share, gap_share_p, holm, p_above, paired_difference
 from analysis.study_data import StudyData
 from attnxfer_core.experiments.claims import (
     GATE,
@@ -36,6 +48,7 @@ from attnxfer_core.experiments.claims import (
     Superiority,
     describe,
 )
+from attnxfer_core.experiments.protocol import HOLM
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
 REPLICATES, DOES_NOT, INCONCLUSIVE, NO_DATA = "replicates", "does not replicate", "inconclusive", "no data"
@@ -53,6 +66,11 @@ class Verdict:
     paper: Optional[float] = None  # the paper's value of the claimed quantity, where known
     interval: Optional[Interval] = None
     role: str = ""
+    p: float = float("nan")  # the rule's "replicates" test, two-sided scale (nan: no test possible)
+    p_adjusted: float = float("nan")  # Holm over the study's claims but the gate (the gate: its own p)
+    alpha: float = 0.05  # the level this verdict was decided at (a look's nominal level under alpha spending)
+    corrected: bool = False  # whether the verdict itself honours p_adjusted (a protocol registering Holm)
+    threshold: Optional[float] = None  # the margin / threshold the interval is held to
 
 
 def unit(metric: str) -> str:
@@ -71,28 +89,34 @@ def _side(interval: Interval, threshold: float) -> str:
     return INCONCLUSIVE
 
 
-def superiority(study: str, claim: Superiority, data: StudyData) -> Verdict:
+def _margin_text(margin: float, claim) -> str:
+    if getattr(claim, "paper_fraction", None) is not None and claim.paper is not None:
+        return f"; threshold {margin:g} ({claim.paper_fraction:g} of the paper's {claim.paper:g})"
+    return f"; margin {margin:g}" if margin else ""
+
+
+def superiority(study: str, claim: Superiority, data: StudyData, alpha: float = 0.05) -> Verdict:
     a, b = data.per_seed(claim.better, claim.metric), data.per_seed(claim.worse, claim.metric)
-    diff = paired_difference(a, b)
+    diff = paired_difference(a, b, confidence=1 - alpha)
     if diff is None:
         return Verdict(study, claim.text, NO_DATA, f"needs finished runs of {describe(claim.better)} and "
-                       f"{describe(claim.worse)}", claim.kind, claim.paper)
+                       f"{describe(claim.worse)}", claim.kind, claim.paper, threshold=claim.threshold)
     evidence = f"{describe(claim.better)} - {describe(claim.worse)} = {diff.text()} {unit(claim.metric)}"
-    if claim.margin:
-        evidence += f"; margin {claim.margin:g}"
-    return Verdict(study, claim.text, _side(diff, claim.margin), evidence, claim.kind, claim.paper, diff)
+    evidence += _margin_text(claim.threshold, claim)
+    return Verdict(study, claim.text, _side(diff, claim.threshold), evidence, claim.kind, claim.paper, diff,
+                   p=p_above(a, b, claim.threshold), threshold=claim.threshold)
 
 
-def equivalent(study: str, claim: Equivalence, data: StudyData) -> Verdict:
+def equivalent(study: str, claim: Equivalence, data: StudyData, alpha: float = 0.05) -> Verdict:
     a, b = data.per_seed(claim.a, claim.metric), data.per_seed(claim.b, claim.metric)
-    test = equivalence(a, b, claim.margin)
+    test = equivalence(a, b, claim.margin, alpha=alpha)
     if test is None or not test.difference.paired or test.difference.n < 2:
         return Verdict(study, claim.text, NO_DATA if test is None else INCONCLUSIVE,
                        f"needs >= 2 paired seeds of {describe(claim.a)} and {describe(claim.b)}",
-                       claim.kind, claim.paper)
-    wide = paired_difference(a, b)
+                       claim.kind, claim.paper, threshold=claim.margin)
+    wide = paired_difference(a, b, confidence=1 - alpha)
     assert wide is not None
-    if test.p_value < 0.05:
+    if test.p_value < alpha:
         verdict = REPLICATES
     elif wide.low > claim.margin or wide.high < -claim.margin:
         verdict = DOES_NOT
@@ -100,73 +124,143 @@ def equivalent(study: str, claim: Equivalence, data: StudyData) -> Verdict:
         verdict = INCONCLUSIVE
     evidence = (f"{describe(claim.a)} - {describe(claim.b)} = {test.difference.text()} {unit(claim.metric)}; "
                 f"margin ±{claim.margin:g}, TOST p = {test.p_value:.3f}")
-    return Verdict(study, claim.text, verdict, evidence, claim.kind, claim.paper, test.difference)
+    return Verdict(study, claim.text, verdict, evidence, claim.kind, claim.paper, test.difference,
+                   p=test.p_value, threshold=claim.margin)
 
 
-def share(study: str, claim: GapShare, data: StudyData) -> Verdict:
+def share(study: str, claim: GapShare, data: StudyData, alpha: float = 0.05) -> Verdict:
     m, lo, hi = (data.per_seed(s, claim.metric) for s in (claim.method, claim.low, claim.high))
-    interval = gap_share(m, lo, hi)
+    interval = gap_share(m, lo, hi, confidence=1 - alpha)
     if interval is None:
         return Verdict(study, claim.text, NO_DATA, f"needs runs of {describe(claim.method)}, {describe(claim.low)} and "
-                       f"{describe(claim.high)} on common seeds, with a gap", claim.kind, claim.paper)
+                       f"{describe(claim.high)} on common seeds, with a gap", claim.kind, claim.paper,
+                       threshold=claim.threshold)
     evidence = (f"share of the {describe(claim.low)} -> {describe(claim.high)} gap recovered by "
                 f"{describe(claim.method)}: {interval.text(scale=100, digits=1, unit='%')}; "
                 f"threshold {100 * claim.threshold:g}%")
-    return Verdict(study, claim.text, _side(interval, claim.threshold), evidence, claim.kind, claim.paper, interval)
+    return Verdict(study, claim.text, _side(interval, claim.threshold), evidence, claim.kind, claim.paper, interval,
+                   p=gap_share_p(m, lo, hi, claim.threshold), threshold=claim.threshold)
 
 
-def gain_difference(study: str, claim: GainDifference, data: StudyData) -> Verdict:
+def gain_difference(study: str, claim: GainDifference, data: StudyData, alpha: float = 0.05) -> Verdict:
     a, b, c, d = (data.per_seed(s, claim.metric) for s in claim.selectors())
-    diff = paired_difference((a - b).dropna(), (c - d).dropna())  # each gain paired by seed, then the two
+    gain, other = (a - b).dropna(), (c - d).dropna()  # each gain paired by seed, then the two
+    diff = paired_difference(gain, other, confidence=1 - alpha)
     if diff is None:
         return Verdict(study, claim.text, NO_DATA, "needs runs of " + "; ".join(describe(s) for s in claim.selectors())
-                       + " on common seeds", claim.kind, claim.paper)
+                       + " on common seeds", claim.kind, claim.paper, threshold=claim.threshold)
     evidence = (f"({describe(claim.gain)} - {describe(claim.over)}) - ({describe(claim.than)} - "
                 f"{describe(claim.than_over)}) = {diff.text()} {unit(claim.metric)}")
     if not diff.paired or diff.n < 2:
         return Verdict(study, claim.text, INCONCLUSIVE, evidence + " (needs >= 2 seeds with all four runs)",
-                       claim.kind, claim.paper, diff)
-    if claim.margin:
-        evidence += f"; margin {claim.margin:g}"
-    return Verdict(study, claim.text, _side(diff, claim.margin), evidence, claim.kind, claim.paper, diff)
+                       claim.kind, claim.paper, diff, threshold=claim.threshold)
+    evidence += _margin_text(claim.threshold, claim)
+    return Verdict(study, claim.text, _side(diff, claim.threshold), evidence, claim.kind, claim.paper, diff,
+                   p=p_above(gain, other, claim.threshold), threshold=claim.threshold)
 
 
-def matched_shift(study: str, claim: MatchedShift, data: StudyData) -> Verdict:
+def matched_shift(study: str, claim: MatchedShift, data: StudyData, alpha: float = 0.05) -> Verdict:
     gaps = data.matched_gap(claim.method, claim.reference, claim.family)
-    diff = paired_difference(gaps, pd.Series(0.0, index=gaps.index)) if len(gaps) else None
-    if diff is None:
+    if not len(gaps):
         return Verdict(study, claim.text, NO_DATA, f"needs the matched analysis of {claim.method} against "
-                       f"{claim.reference} on {claim.family}", claim.kind, claim.paper)
+                       f"{claim.reference} on {claim.family}", claim.kind, claim.paper, threshold=0.0)
+    clean = data.matched_clean_gap(claim.method, claim.reference).reindex(gaps.index)
+    matched = clean.abs() <= claim.tolerance
+    match_text = (f"clean top-1 gap at the matched checkpoints {', '.join(f'{g:+.2f}' for g in clean)} "
+                  f"(tolerance ±{claim.tolerance:g}): {int(matched.sum())} of {len(gaps)} seeds matched")
+    kept = gaps[matched.to_numpy()]
+    if len(kept) < 2:
+        return Verdict(study, claim.text, UNINFORMATIVE, f"not matched: {match_text}; the comparison at equal clean "
+                       "accuracy was not achieved", claim.kind, claim.paper, threshold=0.0)
+    zero = pd.Series(0.0, index=kept.index)
+    diff = paired_difference(kept, zero, confidence=1 - alpha)
+    assert diff is not None
     evidence = (f"{claim.reference} - {claim.method} on {claim.family} at matched clean accuracy = "
-                f"{diff.text()} points")
-    return Verdict(study, claim.text, _side(diff, 0.0), evidence, claim.kind, claim.paper, diff)
+                f"{diff.text()} points; {match_text}")
+    return Verdict(study, claim.text, _side(diff, 0.0), evidence, claim.kind, claim.paper, diff,
+                   p=p_above(kept, zero), threshold=0.0)
 
 
 DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share, GainDifference: gain_difference,
             MatchedShift: matched_shift}
 
 
-def decide(study: str, claim: Claim, data: StudyData) -> Verdict:
-    verdict = DECIDERS[type(claim)](study, claim, data)
+def decide(study: str, claim: Claim, data: StudyData, alpha: float = 0.05) -> Verdict:
+    verdict = DECIDERS[type(claim)](study, claim, data, alpha)
     verdict.role = claim.role
+    verdict.alpha = alpha
     return verdict
+
+
+def seeds_seen(data: StudyData) -> int:
+    """How many seeds the study's collected runs have (the look a verdict is made at)."""
+    clean = data.clean
+    return int(clean["seed"].nunique()) if not clean.empty and "seed" in clean else 0
+
+
+def study_alpha(data: StudyData) -> tuple[float, Optional[str]]:
+    """The level the study's verdicts are made at, and why none can be made (None when they can).
+
+    A protocol with two or more looks spends its alpha over them: a verdict at a look uses that look's
+    nominal level, and seeds that are not a registered look give no verdict at all (the gate excepted from
+    the spending, see :func:`study_verdicts`).
+    """
+    protocol = data.study.protocol
+    if protocol is None:
+        return 0.05, None
+    if len(protocol.looks) < 2:
+        return protocol.alpha, None
+    seeds = seeds_seen(data)
+    if seeds not in protocol.looks:
+        return protocol.alpha, (f"{seeds} seeds is not one of the protocol's looks "
+                                f"({', '.join(map(str, protocol.looks))})")
+    return 1 - nominal_confidence(seeds, protocol.looks, protocol.alpha, protocol.spending), None
 
 
 def study_verdicts(data: StudyData) -> list[Verdict]:
     """Every claim the study declares (at the scale its tables were collected at), decided.
 
-    When a gate claim does not replicate (for want of data too), the other claims are reported
-    as uninformative (their evidence kept): the experiment cannot speak to them.
+    Holm's correction runs over every claim but the gate; a protocol registering it demotes a claim whose
+    adjusted p is not below alpha from *replicates* to *inconclusive*. The gate is a precondition, not one
+    of the claims: it is decided at the protocol's alpha at every look (it spends none). When a gate claim does not
+    replicate (for want of data too), the other claims are reported as uninformative (their evidence
+    kept): the experiment cannot speak to them.
     """
     scale = check_scale(data.provenance.get("scale", EMBEDDED))
-    decided = [decide(data.study.name, claim, data) for claim in data.study.claims_at(scale)]
+    alpha, no_look = study_alpha(data)
+    gate_alpha = data.study.protocol.alpha if data.study.protocol is not None else 0.05  # spends nothing
+    decided = [decide(data.study.name, claim, data, gate_alpha if claim.role == GATE else alpha)
+               for claim in data.study.claims_at(scale)]
+    family = [v for v in decided if v.role != GATE]
+    for v, adjusted in zip(family, holm([v.p for v in family])):
+        v.p_adjusted = adjusted
+    protocol = data.study.protocol
+    for v in decided:
+        if v.role == GATE:
+            v.p_adjusted = v.p
+        v.corrected = protocol is not None and protocol.multiplicity == HOLM
+        if v.corrected and v.role != GATE and v.verdict == REPLICATES and not v.p_adjusted < alpha:
+            v.evidence += f" (would be: {REPLICATES}; Holm-adjusted p = {v.p_adjusted:.3f} is not below {alpha:.3g})"
+            v.verdict = INCONCLUSIVE
+        if no_look is not None and v.verdict != NO_DATA:
+            v.evidence += f" (would be: {v.verdict}; {no_look})"
+            v.verdict = UNINFORMATIVE
     failed = [v for v in decided if v.role == GATE and v.verdict != REPLICATES]
     if failed:
         for v in decided:
-            if v.role != GATE and v.verdict != NO_DATA:
+            if v.role != GATE and v.verdict not in (NO_DATA, UNINFORMATIVE):
                 v.evidence = f"{v.evidence} (would be: {v.verdict}; gate not passed: {failed[0].claim})"
                 v.verdict = UNINFORMATIVE
     return decided
+
+
+def p_text(v: Verdict) -> str:
+    """``p 0.012, Holm 0.048`` (what the CLI and the dashboard print beside a verdict)."""
+    if math.isnan(v.p):
+        return "p —"
+    if v.role == GATE:
+        return f"p {v.p:.3g} (gate: not corrected)"
+    return f"p {v.p:.3g}, Holm {v.p_adjusted:.3g}" + ("" if v.corrected else " (not registered)")
 
 
 def verdicts(datas: Sequence[StudyData]) -> list[Verdict]:

@@ -190,8 +190,10 @@ def test_a_whole_number_claim_selects_its_runs_when_a_dependency_row_made_the_co
 def test_matched_shift_is_the_reference_minus_method_on_the_family(tmp_path):
     def pair(seed, ref, method):
         return {"method": "distill", "reference": "finetune", "seed": seed, "rows": [
-            {"sets": {"clean_subset": 70.0, "corruptions/fog/1": ref, "corruptions/fog/2": ref - 2}},
-            {"sets": {"clean_subset": 70.0, "corruptions/fog/1": method, "corruptions/fog/2": method - 2}}]}
+            {"clean_top1": 70.0,
+             "sets": {"clean_subset": 70.0, "corruptions/fog/1": ref, "corruptions/fog/2": ref - 2}},
+            {"clean_top1": 70.5,
+             "sets": {"clean_subset": 70.0, "corruptions/fog/1": method, "corruptions/fog/2": method - 2}}]}
     (tmp_path / "matched.json").write_text(json.dumps([pair(0, 50, 45), pair(1, 51, 47), pair(2, 49, 46)]))
     data = _data("robustness", [], tmp_path)
     assert data.matched_gap("distill", "finetune", "corruptions").tolist() == [5.0, 4.0, 3.0]

@@ -9,11 +9,11 @@ import logging
 import sys
 from typing import Optional
 
-from attnxfer_core.cli import bench, cluster, demo, evaluate, maintenance, results, studies, train
+from attnxfer_core.cli import bench, cluster, demo, evaluate, maintenance, protocols, results, studies, train
 from attnxfer_core.cli.common import Parser
 from attnxfer_core.errors import UserError
 
-GROUPS = (train, demo, studies, cluster, evaluate, results, maintenance, bench)
+GROUPS = (train, demo, studies, cluster, evaluate, protocols, results, maintenance, bench)
 
 
 def build_parser() -> Parser:

@@ -9,7 +9,7 @@ from analysis.collect import collect_studies
 from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
 from analysis.study_data import load_study_data
-from analysis.verdicts import study_verdicts
+from analysis.verdicts import p_text, study_verdicts
 from attnxfer_core.cli.common import COUNT, add_scale, command_line, studies_named
 
 
@@ -45,7 +45,7 @@ def verdicts(args: argparse.Namespace) -> int:
             continue
         for v in study_verdicts(data):
             role = f" [{v.role}]" if v.role and v.role != "secondary" else ""
-            print(f"- `{study.name}`{role} {v.claim}: **{v.verdict}** ({v.evidence})")
+            print(f"- `{study.name}`{role} {v.claim}: **{v.verdict}** ({v.evidence}; {p_text(v)})")
     return 0
 
 

@@ -11,8 +11,14 @@ set's top-1. These kinds cover the paper's statements and ours:
 - :class:`GainDifference`: one gain (A over B) exceeds another (C over D), e.g. a
   matched student gains more from its teacher over its own scratch baseline than a
   standard student does over its own.
-- :class:`MatchedShift`: at equal clean accuracy, a reference model keeps more
-  accuracy under a shift than a method does (Table 4's protocol).
+- :class:`MatchedShift`: at equal clean accuracy (within a registered
+  tolerance), a reference model keeps more accuracy under a shift than a method
+  does (Table 4's protocol).
+
+Where the paper gives an effect size, a superiority claim can be held to it
+(``paper_fraction``: A beats B by more than that fraction of the paper's
+difference), so an interval that excludes the paper's value cannot read as a
+mere "inconclusive" about a positive sign.
 
 A selector may name one of the study's ensembles instead (``{"ensemble":
 "distill+finetune"}``, seeded by its first member), and ``metric`` may name a
@@ -46,6 +52,14 @@ def describe(selector: Selector) -> str:
 GATE, PRIMARY, SECONDARY = "gate", "primary", "secondary"
 
 
+def paper_margin(margin: float, paper: Optional[float], paper_fraction: Optional[float]) -> float:
+    """The threshold a difference must clear: ``paper_fraction`` of the paper's value where registered, else
+    ``margin``. The fraction is checked against ``paper`` when the study is validated."""
+    if paper_fraction is None or paper is None:
+        return margin
+    return paper_fraction * paper
+
+
 @dataclass(frozen=True, kw_only=True)
 class Claim:
     text: str  # the claim as the paper makes it, in a sentence
@@ -62,14 +76,20 @@ class Claim:
 
 @dataclass(frozen=True, kw_only=True)
 class Superiority(Claim):
-    """``better`` beats ``worse``: replicates when the 95% interval of the paired difference lies above ``margin``."""
+    """``better`` beats ``worse``: replicates when the 95% interval of the paired difference lies above the
+    threshold: ``margin``, or ``paper_fraction`` x ``paper`` where a fraction is registered."""
 
     better: Selector
     worse: Selector
     margin: float = 0.0  # points
     paper: Optional[float] = None  # the paper's difference (points), where known
+    paper_fraction: Optional[float] = None  # the difference must exceed this share of the paper's (needs paper)
 
     kind: ClassVar[str] = "superiority"
+
+    @property
+    def threshold(self) -> float:
+        return paper_margin(self.margin, self.paper, self.paper_fraction)
 
     def selectors(self) -> tuple[Selector, ...]:
         return (self.better, self.worse)
@@ -123,8 +143,13 @@ class GainDifference(Claim):
     than_over: Selector
     margin: float = 0.0  # points
     paper: Optional[float] = None
+    paper_fraction: Optional[float] = None  # as for Superiority
 
     kind: ClassVar[str] = "difference of gains"
+
+    @property
+    def threshold(self) -> float:
+        return paper_margin(self.margin, self.paper, self.paper_fraction)
 
     def selectors(self) -> tuple[Selector, ...]:
         return (self.gain, self.over, self.than, self.than_over)
@@ -135,11 +160,15 @@ class MatchedShift(Claim):
     """At matched clean accuracy, ``reference`` beats ``method`` on the shifted ``family`` (paired by seed).
 
     Decided on the ``matched`` analysis: replicates when the 95% interval of reference - method lies above 0.
+    A seed counts only when its pair of checkpoints is matched: their clean (validation) top-1 differ by at
+    most ``tolerance`` points. With fewer than two matched seeds the claim is *uninformative*: the
+    comparison the paper makes was not achieved, whatever the shifted sets say.
     """
 
     method: str  # a method value, e.g. "distill"
     reference: str = "finetune"
     family: str = "corruptions"
+    tolerance: float = 1.0  # points of clean top-1 within which two checkpoints count as matched
     paper: Optional[float] = None
 
     kind: ClassVar[str] = "robustness at matched accuracy"

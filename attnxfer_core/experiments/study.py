@@ -24,6 +24,7 @@ from attnxfer_core.config.pretraining import dependency_runs
 from attnxfer_core.errors import ConfigError
 from attnxfer_core.experiments.claims import Claim
 from attnxfer_core.experiments.figures import FigureSpec
+from attnxfer_core.experiments.protocol import Protocol
 from attnxfer_core.experiments.resources import Resources
 from attnxfer_core.experiments.scales import EMBEDDED, PAPER, Scale, check_scale, default_resources
 
@@ -121,6 +122,9 @@ class Study:
     ensembles: Callable[[Scale, int], list[EnsembleSpec]] = field(default=lambda scale, seeds: [])
     figures: tuple[FigureSpec, ...] = ()
     claims: ClaimsDecl = ()
+    # How the claims are decided (alpha, multiplicity, looks, what was public): None for a study registered
+    # before protocols existed, decided as it was registered (attnxfer_core.experiments.protocol).
+    protocol: Optional[Protocol] = None
 
     def claims_at(self, scale: Scale) -> tuple[Claim, ...]:
         return tuple(self.claims(scale) if callable(self.claims) else self.claims)

@@ -13,7 +13,7 @@ from attnxfer_core.config.validate import validate_config
 from attnxfer_core.errors import UserError
 from attnxfer_core.evaluation.sets import FAMILIES
 from attnxfer_core.experiments.analyses import ANALYSES
-from attnxfer_core.experiments.claims import ENSEMBLE, SIMILARITY, MatchedShift, describe
+from attnxfer_core.experiments.claims import ENSEMBLE, SIMILARITY, GainDifference, MatchedShift, Superiority, describe
 from attnxfer_core.experiments.scales import Scale, check_scale
 from attnxfer_core.experiments.shapes import ShapeChecker
 from attnxfer_core.experiments.study import METHOD, PlannedRun, Study
@@ -57,11 +57,20 @@ def name_problems(study: Study, scale: Scale) -> list[str]:
         check(where, {k for s in plain for k in s}, plain)
         if claim.metric.startswith(SIMILARITY) and "similarity" not in study.analyses:
             problems.append(f"{where}: metric {claim.metric!r} needs the 'similarity' analysis in analyses")
+        if isinstance(claim, (Superiority, GainDifference)) and claim.paper_fraction is not None:
+            if claim.paper is None:
+                problems.append(f"{where}: paper_fraction needs the paper's value (paper=...)")
+            elif not 0 < claim.paper_fraction <= 1:
+                problems.append(f"{where}: paper_fraction must be in (0, 1], got {claim.paper_fraction}")
         if isinstance(claim, MatchedShift):
+            if not claim.tolerance > 0:
+                problems.append(f"{where}: tolerance must be > 0 points, got {claim.tolerance}")
             if "matched" not in study.analyses:
                 problems.append(f"{where}: needs the 'matched' analysis in analyses")
             if claim.family not in study.evaluations:
                 problems.append(f"{where}: needs the {claim.family!r} evaluation in evaluations")
+    if study.protocol is not None:
+        problems += study.protocol.problems()
     for spec in study.figures:
         check(f"figure {type(spec).__name__} {spec.stem_for(study.name)!r}", spec.keys(), spec.selectors())
         if spec.needs_analysis and spec.needs_analysis not in study.analyses:

@@ -1,0 +1,58 @@
+"""What a study registered about how its claims are decided, beside the claims themselves.
+
+A claim says *what* is compared and against which threshold; the protocol says
+*how strictly*: the family-wise alpha, whether the study's claims are corrected
+for multiplicity (Holm over every claim but the gate, which is a precondition
+and keeps its own alpha), the seed counts at which verdicts may be made (looks)
+and the alpha-spending rule that shares alpha between them, and which of its
+runs' numbers were already public when it was registered (a registration after
+some results were seen must say so).
+
+A study without a protocol was registered before these rules existed: its
+verdicts are decided as registered (nominal alpha, one look, no correction),
+and the raw and Holm-adjusted p-values are still shown beside them.
+The statistics live in the analysis layer (``analysis.verdicts``,
+``analysis.sequential``); this module only names them, so a study is checked
+before anything trains.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+HOLM, NO_CORRECTION = "holm", "none"
+MULTIPLICITY = (HOLM, NO_CORRECTION)
+OBRIEN_FLEMING, POCOCK = "obrien-fleming", "pocock"
+SPENDING = (OBRIEN_FLEMING, POCOCK)  # Lan-DeMets spending functions (analysis.sequential)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Protocol:
+    """A study's registered decision procedure (see the module docstring)."""
+
+    file: str  # the Markdown protocol committed before the runs, e.g. "studies/main.protocol.md"
+    registered: str  # the date it was committed, ISO (its commit is in git log -p of the file)
+    alpha: float = 0.05  # family-wise, two-sided scale: p < alpha <=> the (1 - alpha) interval clears the rule
+    multiplicity: str = HOLM
+    looks: tuple[int, ...] = ()  # seed counts at which verdicts may be made; () = one look at the study's seeds
+    spending: str = OBRIEN_FLEMING  # how alpha is shared between looks (only read with two or more looks)
+    # What was public when the protocol was registered: run ids (or a sentence) of results already committed.
+    public: tuple[str, ...] = ()
+    rationale: str = ""  # why this design (the budget-fair stopping rule, the seeds chosen): the file's first section
+
+    def problems(self) -> list[str]:
+        """What is wrong with the protocol's fields (empty when it is valid), one phrase each."""
+        out = []
+        if not 0 < self.alpha < 1:
+            out.append(f"protocol.alpha must be in (0, 1), got {self.alpha}")
+        if self.multiplicity not in MULTIPLICITY:
+            out.append(f"protocol.multiplicity {self.multiplicity!r} is not one of {', '.join(MULTIPLICITY)}")
+        if self.spending not in SPENDING:
+            out.append(f"protocol.spending {self.spending!r} is not one of {', '.join(SPENDING)}")
+        if any(n < 2 for n in self.looks) or list(self.looks) != sorted(set(self.looks)):
+            out.append(f"protocol.looks must be increasing seed counts of at least 2, got {list(self.looks)}")
+        return out
+
+    def final_seeds(self) -> Optional[int]:
+        """The most seeds the protocol allows (its last look), or None when it registers no looks."""
+        return self.looks[-1] if self.looks else None
