@@ -175,3 +175,13 @@ class MatchedShift(Claim):
 
     def selectors(self) -> tuple[Selector, ...]:
         return ({"method": self.method}, {"method": self.reference})
+
+
+GATE_MARGIN = 2.0  # points: the main protocol's "clearly beats", used by every study's gate
+
+
+def gate(text: str, better: Selector, worse: Selector, margin: float = GATE_MARGIN) -> Superiority:
+    """A study's gate: ``better`` beats ``worse`` by more than ``margin`` points, or nothing else is decided
+    (an ablation of a transfer that does not clearly beat scratch cannot say what the transfer needs)."""
+    return Superiority(text=f"Gate: {text} (by more than {margin:g} points)", better=better, worse=worse,
+                       margin=margin, role=GATE)

@@ -56,3 +56,11 @@ class Protocol:
     def final_seeds(self) -> Optional[int]:
         """The most seeds the protocol allows (its last look), or None when it registers no looks."""
         return self.looks[-1] if self.looks else None
+
+
+def registered_again(study: str, date: str, looks: tuple[int, ...], rationale: str, withdrawn: str,
+                     *public: str) -> Protocol:
+    """The protocol of a study registered again after its first results were withdrawn: its file is
+    ``studies/<study>.protocol.md``, and the withdrawn results lead the list of what was public."""
+    return Protocol(file=f"studies/{study}.protocol.md", registered=date, looks=looks, public=(withdrawn, *public),
+                    rationale=rationale)

@@ -112,7 +112,8 @@ class Study:
     description: str
     points: Callable[[Scale], list[Point]]
     build: Callable[[Scale, Point], RunConfig]
-    seeds: Mapping[str, int] = field(default_factory=lambda: {EMBEDDED: 3, PAPER: 1})
+    # Seeds per scale; by default 3 at embedded scale, or a protocol's first look, and 1 at paper scale.
+    seeds: Optional[Mapping[str, int]] = None
     resources: Optional[Callable[[RunConfig], Resources]] = None  # paper scale; default by architecture
     references: tuple[Reference, ...] = ()
     # Evaluation sets every run gets right after training (attnxfer_core.evaluation.sets.FAMILIES), and
@@ -125,6 +126,11 @@ class Study:
     # How the claims are decided (alpha, multiplicity, looks, what was public): None for a study registered
     # before protocols existed, decided as it was registered (attnxfer_core.experiments.protocol).
     protocol: Optional[Protocol] = None
+
+    def __post_init__(self) -> None:
+        if self.seeds is None:
+            looks = self.protocol.looks if self.protocol is not None else ()
+            self.seeds = {EMBEDDED: looks[0] if looks else 3, PAPER: 1}
 
     def claims_at(self, scale: Scale) -> tuple[Claim, ...]:
         return tuple(self.claims(scale) if callable(self.claims) else self.claims)
