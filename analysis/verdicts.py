@@ -40,6 +40,7 @@ from analysis.stats import Interval, equivalence, gap_share, gap_share_p, holm, 
 from analysis.study_data import StudyData
 from attnxfer_core.experiments.claims import (
     GATE,
+    PRIMARY,
     Claim,
     Equivalence,
     GainDifference,
@@ -252,6 +253,25 @@ def study_verdicts(data: StudyData) -> list[Verdict]:
                 v.evidence = f"{v.evidence} (would be: {v.verdict}; gate not passed: {failed[0].claim})"
                 v.verdict = UNINFORMATIVE
     return decided
+
+
+def next_look(data: StudyData, decided: Sequence[Verdict]) -> Optional[str]:
+    """What the protocol's extension rule says after these verdicts: the command of the next registered look,
+    or why the study stops (None for a study without looks). The next look runs unless the gate does not
+    replicate or every primary claim (every claim, when none is primary) is decided."""
+    protocol = data.study.protocol
+    if protocol is None or len(protocol.looks) < 2:
+        return None
+    seeds = seeds_seen(data)
+    later = [n for n in protocol.looks if n > seeds]
+    if not later:
+        return f"final look ({seeds} seeds): the study is done"
+    if any(v.role == GATE and v.verdict == DOES_NOT for v in decided):
+        return "stop: the gate does not replicate"
+    endpoints = [v for v in decided if v.role == PRIMARY] or [v for v in decided if v.role != GATE]
+    if endpoints and all(v.verdict in (REPLICATES, DOES_NOT) for v in endpoints):
+        return f"stop at {seeds} seeds: every primary claim is decided"
+    return f"next registered look: attnxfer run {data.study.name} --seeds {later[0]}"
 
 
 def p_text(v: Verdict) -> str:

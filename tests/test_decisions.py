@@ -9,7 +9,7 @@ import pytest
 from analysis.power import claim_power, one_sided_power, sd_upper, seeds_needed, study_power, tost_power
 from analysis.stats import gap_share, gap_share_p, holm, p_above, paired_difference
 from analysis.study_data import StudyData
-from analysis.verdicts import DOES_NOT, INCONCLUSIVE, REPLICATES, UNINFORMATIVE, decide, study_verdicts
+from analysis.verdicts import DOES_NOT, INCONCLUSIVE, REPLICATES, UNINFORMATIVE, decide, next_look, study_verdicts
 from attnxfer_core.experiments.claims import GATE, GapShare, MatchedShift, Superiority
 from attnxfer_core.experiments.protocol import Protocol
 from attnxfer_core.experiments.study import Study
@@ -136,6 +136,19 @@ def test_verdicts_are_made_only_at_a_registered_look_and_at_its_spent_level():
     assert decided[1].interval.confidence == pytest.approx(1 - decided[1].alpha)
     off_look = {m: v[:3] for m, v in PER_METHOD.items()}
     assert {v.verdict for v in study_verdicts(_data(_study(_three_claims(), protocol), off_look))} == {UNINFORMATIVE}
+
+
+def test_the_extension_rule_runs_the_next_look_only_while_a_primary_claim_is_open():
+    gate, one, two = _three_claims()
+    open_primary = dataclasses.replace(one, role="primary", margin=1.0)  # 1.05 points against a margin of 1
+    protocol = Protocol(file="x.md", registered="2026-12-03", looks=(4, 8))
+    data = _data(_study((gate, open_primary, two), protocol), PER_METHOD)
+    assert next_look(data, study_verdicts(data)) == "next registered look: attnxfer run main --seeds 8"
+    decided = _data(_study((gate, dataclasses.replace(two, role="primary", margin=-5.0)), protocol), PER_METHOD)
+    assert next_look(decided, study_verdicts(decided)).startswith("stop at 4 seeds")
+    failed = _data(_study((dataclasses.replace(gate, margin=9.0), open_primary), protocol), PER_METHOD)
+    assert next_look(failed, study_verdicts(failed)) == "stop: the gate does not replicate"
+    assert next_look(_data(_study((gate,)), PER_METHOD), []) is None  # no looks registered
 
 
 def test_protocol_and_claim_fields_are_checked_before_anything_trains():

@@ -9,7 +9,7 @@ from analysis.collect import collect_studies
 from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
 from analysis.study_data import load_study_data
-from analysis.verdicts import p_text, study_verdicts
+from analysis.verdicts import next_look, p_text, study_verdicts
 from attnxfer_core.cli.common import COUNT, add_scale, command_line, studies_named
 
 
@@ -43,9 +43,13 @@ def verdicts(args: argparse.Namespace) -> int:
         if data is None:
             print(f"- `{study.name}`: not collected (attnxfer collect {study.name})")
             continue
-        for v in study_verdicts(data):
+        decided = study_verdicts(data)
+        for v in decided:
             role = f" [{v.role}]" if v.role and v.role != "secondary" else ""
             print(f"- `{study.name}`{role} {v.claim}: **{v.verdict}** ({v.evidence}; {p_text(v)})")
+        step = next_look(data, decided)
+        if step:
+            print(f"- `{study.name}` protocol: {step}")
     return 0
 
 
