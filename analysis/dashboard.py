@@ -205,7 +205,8 @@ def write_dashboard(studies: Sequence[Study], tables: Path, figures_dir: Path, o
     for study in studies:
         data = load_study_data(study, tables)
         if data is None:
-            missing[study.name] = study.paper
+            missing[study.name] = study.paper + (f" (registered: {study.protocol.file}, {study.protocol.registered}; "
+                                                 "no results yet)" if study.protocol is not None else "")
             continue
         datas.append(data)
         provenance = data.provenance
