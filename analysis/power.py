@@ -11,7 +11,7 @@ noncentral t for one-sided rules, and by integrating over the sample sd for TOST
 
 A pilot of three seeds knows its sd poorly, so each claim is sized twice: at the
 pilot's sd and at the upper end of its one-sided 80% interval (chi-square); a
-protocol registers the second. Claims in a Holm family are sized at alpha / m
+protocol chooses its looks from the two and says why. Claims in a Holm family are sized at alpha / m
 (Bonferroni, the strictest step of Holm's), the gate at alpha; a protocol with
 looks sizes the other claims at its last look's nominal level.
 """

@@ -135,10 +135,11 @@ def gap_share(method: pd.Series, low: pd.Series, high: pd.Series, confidence: fl
     qa = b.mean() ** 2 - t2 * cov[1, 1]
     qb = -2 * (a.mean() * b.mean() - t2 * cov[0, 1])
     qc = a.mean() ** 2 - t2 * cov[0, 0]
-    disc = qb * qb - 4 * qa * qc
-    if qa <= 0 or disc < 0:  # the gap is not clearly above zero: the set is unbounded
+    # The gap not clearly above zero: the set is unbounded (or, for a gap clearly below zero, bounded but not a
+    # share of anything: a method 20 points below "low" must not read as recovering most of a reversed gap).
+    if qa <= 0 or b.mean() <= 0:
         return Interval(estimate, -math.inf, math.inf, n, confidence)
-    root = math.sqrt(disc)
+    root = math.sqrt(max(qb * qb - 4 * qa * qc, 0.0))  # >= 0 in exact arithmetic: the estimate is in the set
     lo, hi = sorted(((-qb - root) / (2 * qa), (-qb + root) / (2 * qa)))
     return Interval(estimate, float(lo), float(hi), n, confidence)
 
@@ -208,7 +209,8 @@ def gap_share_p(method: pd.Series, low: pd.Series, high: pd.Series, threshold: f
         return float("nan")
     a = (method[common] - low[common]).astype(float).to_numpy()
     b = (high[common] - low[common]).astype(float).to_numpy()
-    return max(_above(b, 0.0), _above(a - threshold * b, 0.0))
+    gap, contrast = _above(b, 0.0), _above(a - threshold * b, 0.0)
+    return float("nan") if math.isnan(gap) or math.isnan(contrast) else max(gap, contrast)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -67,11 +67,14 @@ class Verdict:
     paper: Optional[float] = None  # the paper's value of the claimed quantity, where known
     interval: Optional[Interval] = None
     role: str = ""
-    p: float = float("nan")  # the rule's "replicates" test, two-sided scale (nan: no test possible)
+    # the rule's "replicates" test: two-sided scale for intervals, TOST's p for equivalence; either way p < alpha
+    # exactly when the rule's interval clears it (nan: no test possible)
+    p: float = float("nan")
     p_adjusted: float = float("nan")  # Holm over the study's claims but the gate (the gate: its own p)
     alpha: float = 0.05  # the level this verdict was decided at (a look's nominal level under alpha spending)
     corrected: bool = False  # whether the verdict itself honours p_adjusted (a protocol registering Holm)
     threshold: Optional[float] = None  # the margin / threshold the interval is held to
+    seeds: int = 0  # seeds the claim's data cover (paired; a matched claim: seeds its analysis compared)
 
 
 def unit(metric: str) -> str:
@@ -190,6 +193,10 @@ def decide(study: str, claim: Claim, data: StudyData, alpha: float = 0.05) -> Ve
     verdict = DECIDERS[type(claim)](study, claim, data, alpha)
     verdict.role = claim.role
     verdict.alpha = alpha
+    if isinstance(claim, MatchedShift):
+        verdict.seeds = len(data.matched_gap(claim.method, claim.reference, claim.family))
+    elif verdict.interval is not None:
+        verdict.seeds = verdict.interval.n
     return verdict
 
 
@@ -209,13 +216,21 @@ def study_alpha(data: StudyData) -> tuple[float, Optional[str]]:
     protocol = data.study.protocol
     if protocol is None:
         return 0.05, None
-    if len(protocol.looks) < 2:
-        return protocol.alpha, None
+    looks = registered_looks(data)
     seeds = seeds_seen(data)
-    if seeds not in protocol.looks:
-        return protocol.alpha, (f"{seeds} seeds is not one of the protocol's looks "
-                                f"({', '.join(map(str, protocol.looks))})")
-    return 1 - nominal_confidence(seeds, protocol.looks, protocol.alpha, protocol.spending), None
+    if seeds not in looks:
+        return protocol.alpha, f"{seeds} seeds is not one of the protocol's looks ({', '.join(map(str, looks))})"
+    if len(looks) < 2:
+        return protocol.alpha, None
+    return 1 - nominal_confidence(seeds, looks, protocol.alpha, protocol.spending), None
+
+
+def registered_looks(data: StudyData) -> tuple[int, ...]:
+    """The seed counts at which the study's protocol allows verdicts: its looks, or its one seed count."""
+    protocol = data.study.protocol
+    assert protocol is not None
+    scale = check_scale(data.provenance.get("scale", EMBEDDED))
+    return protocol.looks or (data.study.seeds.get(scale, 1),)
 
 
 def study_verdicts(data: StudyData) -> list[Verdict]:
@@ -246,6 +261,10 @@ def study_verdicts(data: StudyData) -> list[Verdict]:
         if no_look is not None and v.verdict != NO_DATA:
             v.evidence += f" (would be: {v.verdict}; {no_look})"
             v.verdict = UNINFORMATIVE
+        elif protocol is not None and v.verdict != NO_DATA and v.seeds != seeds_seen(data):
+            v.evidence += (f" (would be: {v.verdict}; its runs cover {v.seeds} seeds, not the look's "
+                           f"{seeds_seen(data)}: a look is decided once all its runs are done)")
+            v.verdict = UNINFORMATIVE
     failed = [v for v in decided if v.role == GATE and v.verdict != REPLICATES]
     if failed:
         for v in decided:
@@ -263,6 +282,8 @@ def next_look(data: StudyData, decided: Sequence[Verdict]) -> Optional[str]:
     if protocol is None or len(protocol.looks) < 2:
         return None
     seeds = seeds_seen(data)
+    if seeds not in protocol.looks:
+        return f"{seeds} seeds is not a registered look ({', '.join(map(str, protocol.looks))}): finish the look"
     later = [n for n in protocol.looks if n > seeds]
     if not later:
         return f"final look ({seeds} seeds): the study is done"
@@ -271,7 +292,8 @@ def next_look(data: StudyData, decided: Sequence[Verdict]) -> Optional[str]:
     endpoints = [v for v in decided if v.role == PRIMARY] or [v for v in decided if v.role != GATE]
     if endpoints and all(v.verdict in (REPLICATES, DOES_NOT) for v in endpoints):
         return f"stop at {seeds} seeds: every primary claim is decided"
-    return f"next registered look: attnxfer run {data.study.name} --seeds {later[0]}"
+    name, n = data.study.name, later[0]
+    return f"next registered look: attnxfer run {name} --seeds {n}, then attnxfer collect {name} --seeds {n}"
 
 
 def p_text(v: Verdict) -> str:

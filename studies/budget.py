@@ -35,8 +35,9 @@ Seeds: `attnxfer power budget` on the withdrawn tables (copy and distillation at
 fine-tuning at 1x only, 3 seeds) sizes the claims that have data, below, at Bonferroni's alpha / 12. The
 lengthened scratch and fine-tuning arms have no pilot, so the primary claims at 8x are sized by their 1x
 counterparts: the equivalence needs 14 seeds at the pilot's sd (50 at its 80% upper bound; main's ten
-seeds give 10 and 15 at alpha / 6), the copy share 4 and 7. Two O'Brien-Fleming looks, 8 and 16 seeds;
-the second runs unless the gate fails or both primary claims are decided."""
+seeds give 12 and 17 at the same alpha / 12), the copy share 4 and 7. Two O'Brien-Fleming looks, 8 and
+16 seeds, about what the pilot's sd asks and less than its upper bound does: the equivalence may stay
+inconclusive. The second look runs unless the gate fails or both primary claims are decided."""
 
 
 def longer(cfg: RunConfig, times: int) -> RunConfig:

@@ -76,8 +76,9 @@ def _claims(scale):
     return (
         gate("fine-tuning the matched teacher beats training from scratch",
              better={**matched, "method": "finetune"}, worse={"method": "scratch"}),
-        GainDifference(text="Transfer matches fine-tuning when the data match and falls behind under a shift: "
-                            "fine-tuning's lead over distillation is larger with the shifted teacher",
+        GainDifference(text="Fine-tuning's lead over distillation is larger with a teacher pretrained on other "
+                            "data than with a matched one (the paper: transfer matches fine-tuning when the data "
+                            "match, falls behind under a shift)",
                        gain={**shifted, "method": "finetune"}, over={**shifted, "method": "distill"},
                        than={**matched, "method": "finetune"}, than_over={**matched, "method": "distill"},
                        role=PRIMARY),

@@ -63,6 +63,16 @@ def test_gap_share_p_agrees_with_fieller(seed):
         assert (gap_share_p(m, lo, hi, threshold) < 0.05) == (interval.bounded and interval.low > threshold)
 
 
+def test_a_reversed_gap_is_no_share_of_anything():
+    """From review: 'high' 10 points below 'low' and the method 20 below gave a bounded Fieller interval
+    [1.90, 2.09] above the threshold, read as *replicates*."""
+    low, high, method = (_series(x) for x in ([80, 80.5, 79.5, 80.2], [70, 70.4, 69.6, 70.1], [60, 61, 59, 60.3]))
+    assert not gap_share(method, low, high).bounded and gap_share_p(method, low, high, 0.5) == 1.0
+    tiny = [0.1, 0.2, 0.3]  # no spread at all: rounding made the discriminant negative, the interval unbounded
+    interval = gap_share(_series([t + 0.1 for t in tiny]), _series(tiny), _series([t + 0.3 for t in tiny]))
+    assert interval.bounded and interval.low == pytest.approx(1 / 3) == interval.high
+
+
 def test_a_threshold_tied_to_the_papers_effect_refuses_a_small_positive_difference():
     """feature_kd's case: an interval [-0.5, 1.3] excludes the paper's 4.4; against zero it is merely
     inconclusive, against half the paper's value it does not replicate."""
@@ -116,7 +126,7 @@ PER_METHOD = {"scratch": [70.0, 71.0, 70.5, 70.2], "finetune": [75.0, 76.1, 75.4
 
 
 def test_holm_demotes_a_replication_only_where_the_protocol_registered_it():
-    registered = _study(_three_claims(), Protocol(file="x.md", registered="2026-12-03"))
+    registered = _study(_three_claims(), Protocol(file="x.md", registered="2026-12-03", looks=(4,)))
     decided = study_verdicts(_data(registered, PER_METHOD))
     gate, copy, distill = decided
     assert gate.verdict == REPLICATES and gate.p_adjusted == gate.p  # the gate keeps its own alpha
@@ -143,12 +153,24 @@ def test_the_extension_rule_runs_the_next_look_only_while_a_primary_claim_is_ope
     open_primary = dataclasses.replace(one, role="primary", margin=1.0)  # 1.05 points against a margin of 1
     protocol = Protocol(file="x.md", registered="2026-12-03", looks=(4, 8))
     data = _data(_study((gate, open_primary, two), protocol), PER_METHOD)
-    assert next_look(data, study_verdicts(data)) == "next registered look: attnxfer run main --seeds 8"
+    assert next_look(data, study_verdicts(data)) == ("next registered look: attnxfer run main --seeds 8, then "
+                                                     "attnxfer collect main --seeds 8")
     decided = _data(_study((gate, dataclasses.replace(two, role="primary", margin=-5.0)), protocol), PER_METHOD)
     assert next_look(decided, study_verdicts(decided)).startswith("stop at 4 seeds")
     failed = _data(_study((dataclasses.replace(gate, margin=9.0), open_primary), protocol), PER_METHOD)
     assert next_look(failed, study_verdicts(failed)) == "stop: the gate does not replicate"
     assert next_look(_data(_study((gate,)), PER_METHOD), []) is None  # no looks registered
+
+
+def test_a_look_is_decided_only_once_all_its_runs_are_done():
+    """From review: scratch finished 8 seeds of the second look, copy only its first 4: the copy claim was
+    decided at the second look's level on the first look's seeds."""
+    protocol = Protocol(file="x.md", registered="2026-12-03", looks=(4, 8))
+    half = {**{m: v * 2 for m, v in PER_METHOD.items() if m in ("scratch", "finetune")}, "copy": PER_METHOD["copy"]}
+    gate, copy, _ = study_verdicts(_data(_study(_three_claims(), protocol), half))
+    assert gate.verdict == REPLICATES and copy.verdict == UNINFORMATIVE and "cover 4 seeds" in copy.evidence
+    single = Protocol(file="x.md", registered="2026-12-03")  # one look: the study's seeds (main's 5, not 4)
+    assert {v.verdict for v in study_verdicts(_data(_study(_three_claims(), single), PER_METHOD))} == {UNINFORMATIVE}
 
 
 def test_protocol_and_claim_fields_are_checked_before_anything_trains():

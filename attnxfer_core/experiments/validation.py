@@ -60,8 +60,12 @@ def name_problems(study: Study, scale: Scale) -> list[str]:
         if isinstance(claim, (Superiority, GainDifference)) and claim.paper_fraction is not None:
             if claim.paper is None:
                 problems.append(f"{where}: paper_fraction needs the paper's value (paper=...)")
+            elif not claim.paper > 0:
+                problems.append(f"{where}: paper_fraction needs a positive paper value, got {claim.paper}")
             elif not 0 < claim.paper_fraction <= 1:
                 problems.append(f"{where}: paper_fraction must be in (0, 1], got {claim.paper_fraction}")
+            if claim.margin:
+                problems.append(f"{where}: give margin or paper_fraction, not both (the fraction sets the margin)")
         if isinstance(claim, MatchedShift):
             if not claim.tolerance > 0:
                 problems.append(f"{where}: tolerance must be > 0 points, got {claim.tolerance}")
