@@ -126,9 +126,8 @@ def contrast(claim: Claim, data: StudyData) -> Optional[Contrast]:
         gain, gap = (m[common] - lo[common]).to_numpy(float), (hi[common] - lo[common]).to_numpy(float)
         c = Contrast(gain - claim.threshold * gap, 0.0)
     elif isinstance(claim, MatchedShift):
-        gaps = data.matched_gap(claim.method, claim.reference, claim.family)
-        clean = data.matched_clean_gap(claim.method, claim.reference).reindex(gaps.index)
-        c = Contrast(gaps[(clean.abs() <= claim.tolerance).to_numpy()].to_numpy(float), 0.0)
+        _, _, kept = data.matched_within(claim.method, claim.reference, claim.family, claim.tolerance)
+        c = Contrast(kept.to_numpy(float), 0.0)
     else:
         raise TypeError(f"no power rule for {type(claim).__name__}")
     return c if len(c.values) >= 2 else None

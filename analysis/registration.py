@@ -62,7 +62,7 @@ def decision_section(study: Study, scale: Scale) -> str:
     assert protocol is not None, f"study {study.name} declares no protocol"
     claims = study.claims_at(scale)
     family = sum(1 for c in claims if c.role != GATE)
-    looks = protocol.looks or (study.seeds.get(scale, 1),)
+    looks = study.looks(scale)
     lines = ["## Decision procedure", "",
              f"- Family-wise alpha {protocol.alpha:g} on the two-sided scale (p < alpha exactly when the interval "
              "clears the rule). " + (f"Holm's correction over the {family} claims that are not the gate; a claim "
@@ -89,9 +89,7 @@ def decision_section(study: Study, scale: Scale) -> str:
 
 def registered_runs(study: Study, scale: Scale) -> dict:
     """The runs the code makes at the protocol's last look, by their point labels (the JSON block)."""
-    protocol = study.protocol
-    assert protocol is not None
-    seeds = protocol.final_seeds() or study.seeds.get(scale, 1)
+    seeds = study.looks(scale)[-1]
     runs = study.expand(scale, seeds=seeds)
     return {"study": study.name, "scale": scale, "seeds": list(range(seeds)),
             "dependencies": [r.run_id for r in runs if r.role == "dependency"],
@@ -112,7 +110,7 @@ def render_protocol(study: Study, scale: Scale, pilot: Optional[StudyData], pilo
             "`tests/test_registration.py`: if they change, the study must be registered again.", "",
             "## Why this design", "", protocol.rationale.strip(), ""]
     if pilot is None:
-        power = f"No pilot tables: the seeds ({protocol.final_seeds()}) are the protocol's own choice."
+        power = f"No pilot tables: the seeds ({study.looks(scale)[-1]}) are the protocol's own choice."
     else:
         power = (f"`attnxfer power {study.name} --tables {pilot_name}` at registration (true contrasts taken as "
                  "the pilot's estimates; the registered looks are the study file's, chosen from this table):\n\n"

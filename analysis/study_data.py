@@ -111,6 +111,15 @@ class StudyData:
                 out[int(row["seed"])] = float("nan") if ref is None or other is None else ref - other
         return pd.Series(dict(sorted(out.items())), dtype=float)
 
+    def matched_within(self, method: str, reference: str, family: str,
+                       tolerance: float) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """The ``matched`` analysis held to a clean-accuracy tolerance: per seed, the shifted gap
+        (:meth:`matched_gap`) and the clean gap (:meth:`matched_clean_gap`) of every analysed seed, and the
+        shifted gaps of the seeds whose clean gap is within ``tolerance`` points (the ones a claim counts)."""
+        gaps = self.matched_gap(method, reference, family)
+        clean = self.matched_clean_gap(method, reference).reindex(gaps.index)
+        return gaps, clean, gaps[(clean.abs() <= tolerance).to_numpy()]
+
     def analysis(self, name: str) -> Optional[list]:
         if self.analyses_dir is None or not (self.analyses_dir / name).exists():
             return None

@@ -164,25 +164,22 @@ def gain_difference(study: str, claim: GainDifference, data: StudyData, alpha: f
 
 
 def matched_shift(study: str, claim: MatchedShift, data: StudyData, alpha: float = 0.05) -> Verdict:
-    gaps = data.matched_gap(claim.method, claim.reference, claim.family)
+    gaps, clean, kept = data.matched_within(claim.method, claim.reference, claim.family, claim.tolerance)
     if not len(gaps):
         return Verdict(study, claim.text, NO_DATA, f"needs the matched analysis of {claim.method} against "
                        f"{claim.reference} on {claim.family}", claim.kind, claim.paper, threshold=0.0)
-    clean = data.matched_clean_gap(claim.method, claim.reference).reindex(gaps.index)
-    matched = clean.abs() <= claim.tolerance
     match_text = (f"clean top-1 gap at the matched checkpoints {', '.join(f'{g:+.2f}' for g in clean)} "
-                  f"(tolerance ±{claim.tolerance:g}): {int(matched.sum())} of {len(gaps)} seeds matched")
-    kept = gaps[matched.to_numpy()]
+                  f"(tolerance ±{claim.tolerance:g}): {len(kept)} of {len(gaps)} seeds matched")
     if len(kept) < 2:
         return Verdict(study, claim.text, UNINFORMATIVE, f"not matched: {match_text}; the comparison at equal clean "
-                       "accuracy was not achieved", claim.kind, claim.paper, threshold=0.0)
+                       "accuracy was not achieved", claim.kind, claim.paper, threshold=0.0, seeds=len(gaps))
     zero = pd.Series(0.0, index=kept.index)
     diff = paired_difference(kept, zero, confidence=1 - alpha)
     assert diff is not None
     evidence = (f"{claim.reference} - {claim.method} on {claim.family} at matched clean accuracy = "
                 f"{diff.text()} points; {match_text}")
     return Verdict(study, claim.text, _side(diff, 0.0), evidence, claim.kind, claim.paper, diff,
-                   p=p_above(kept, zero), threshold=0.0)
+                   p=p_above(kept, zero), threshold=0.0, seeds=len(gaps))  # the look counts seeds analysed
 
 
 DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share, GainDifference: gain_difference,
@@ -193,9 +190,7 @@ def decide(study: str, claim: Claim, data: StudyData, alpha: float = 0.05) -> Ve
     verdict = DECIDERS[type(claim)](study, claim, data, alpha)
     verdict.role = claim.role
     verdict.alpha = alpha
-    if isinstance(claim, MatchedShift):
-        verdict.seeds = len(data.matched_gap(claim.method, claim.reference, claim.family))
-    elif verdict.interval is not None:
+    if not verdict.seeds and verdict.interval is not None:
         verdict.seeds = verdict.interval.n
     return verdict
 
@@ -206,7 +201,7 @@ def seeds_seen(data: StudyData) -> int:
     return int(clean["seed"].nunique()) if not clean.empty and "seed" in clean else 0
 
 
-def study_alpha(data: StudyData) -> tuple[float, Optional[str]]:
+def study_alpha(data: StudyData, seeds: int) -> tuple[float, Optional[str]]:
     """The level the study's verdicts are made at, and why none can be made (None when they can).
 
     A protocol with two or more looks spends its alpha over them: a verdict at a look uses that look's
@@ -216,21 +211,12 @@ def study_alpha(data: StudyData) -> tuple[float, Optional[str]]:
     protocol = data.study.protocol
     if protocol is None:
         return 0.05, None
-    looks = registered_looks(data)
-    seeds = seeds_seen(data)
+    looks = data.study.looks(check_scale(data.provenance.get("scale", EMBEDDED)))
     if seeds not in looks:
         return protocol.alpha, f"{seeds} seeds is not one of the protocol's looks ({', '.join(map(str, looks))})"
     if len(looks) < 2:
         return protocol.alpha, None
     return 1 - nominal_confidence(seeds, looks, protocol.alpha, protocol.spending), None
-
-
-def registered_looks(data: StudyData) -> tuple[int, ...]:
-    """The seed counts at which the study's protocol allows verdicts: its looks, or its one seed count."""
-    protocol = data.study.protocol
-    assert protocol is not None
-    scale = check_scale(data.provenance.get("scale", EMBEDDED))
-    return protocol.looks or (data.study.seeds.get(scale, 1),)
 
 
 def study_verdicts(data: StudyData) -> list[Verdict]:
@@ -243,7 +229,8 @@ def study_verdicts(data: StudyData) -> list[Verdict]:
     kept): the experiment cannot speak to them.
     """
     scale = check_scale(data.provenance.get("scale", EMBEDDED))
-    alpha, no_look = study_alpha(data)
+    seeds = seeds_seen(data)
+    alpha, no_look = study_alpha(data, seeds)
     gate_alpha = data.study.protocol.alpha if data.study.protocol is not None else 0.05  # spends nothing
     decided = [decide(data.study.name, claim, data, gate_alpha if claim.role == GATE else alpha)
                for claim in data.study.claims_at(scale)]
@@ -261,9 +248,9 @@ def study_verdicts(data: StudyData) -> list[Verdict]:
         if no_look is not None and v.verdict != NO_DATA:
             v.evidence += f" (would be: {v.verdict}; {no_look})"
             v.verdict = UNINFORMATIVE
-        elif protocol is not None and v.verdict != NO_DATA and v.seeds != seeds_seen(data):
+        elif protocol is not None and v.verdict != NO_DATA and v.seeds != seeds:
             v.evidence += (f" (would be: {v.verdict}; its runs cover {v.seeds} seeds, not the look's "
-                           f"{seeds_seen(data)}: a look is decided once all its runs are done)")
+                           f"{seeds}: a look is decided once all its runs are done)")
             v.verdict = UNINFORMATIVE
     failed = [v for v in decided if v.role == GATE and v.verdict != REPLICATES]
     if failed:

@@ -18,7 +18,6 @@ before anything trains.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 HOLM, NO_CORRECTION = "holm", "none"
 MULTIPLICITY = (HOLM, NO_CORRECTION)
@@ -52,10 +51,6 @@ class Protocol:
         if any(n < 2 for n in self.looks) or list(self.looks) != sorted(set(self.looks)):
             out.append(f"protocol.looks must be increasing seed counts of at least 2, got {list(self.looks)}")
         return out
-
-    def final_seeds(self) -> Optional[int]:
-        """The most seeds the protocol allows (its last look), or None when it registers no looks."""
-        return self.looks[-1] if self.looks else None
 
 
 def registered_again(study: str, date: str, looks: tuple[int, ...], rationale: str, withdrawn: str,

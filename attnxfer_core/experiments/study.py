@@ -132,6 +132,11 @@ class Study:
             looks = self.protocol.looks if self.protocol is not None else ()
             self.seeds = {EMBEDDED: looks[0] if looks else 3, PAPER: 1}
 
+    def looks(self, scale: Scale) -> tuple[int, ...]:
+        """The seed counts at which verdicts may be made: the protocol's looks, else the study's one seed count."""
+        registered = self.protocol.looks if self.protocol is not None else ()
+        return registered or (self.seeds.get(scale, 1),)
+
     def claims_at(self, scale: Scale) -> tuple[Claim, ...]:
         return tuple(self.claims(scale) if callable(self.claims) else self.claims)
 
