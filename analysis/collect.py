@@ -22,6 +22,7 @@ from attnxfer_core.config import fields_of, to_dict
 from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.study import PlannedRun, Study
 from attnxfer_core.experiments.validation import validate_runs
+from attnxfer_core.runs.carried import restore as restore_carried
 from attnxfer_core.runs.files import atomic_write_bytes, read_json_record, read_jsonl
 from attnxfer_core.runs.provenance import code_version
 from attnxfer_core.runs.rundir import (
@@ -248,6 +249,8 @@ def collect_studies(studies: Sequence[Study], scale: str, seeds: Optional[int], 
         runs = study.expand(scale, seeds=seeds, overrides=list(overrides))
         validate_runs(study, runs, scale)
         root = Path(runs[0].config.exec.runs_root)
+        for run in runs:  # a run trained on another machine, whose records the repository carries
+            restore_carried(run.config)
         collection = collect_study(study, runs, cache_path=tables / ".cache" / f"{study.name}.json")
         check_one_device(study.name, collection.status)
         copy_analyses(analyses_dir(root, study.name), tables / ANALYSES_SUBDIR / study.name)

@@ -1,15 +1,20 @@
-"""Run-directory maintenance: ``reindex`` (after a run-id scheme change), ``ship`` (a finished run's weights)."""
+"""Run-directory maintenance: ``reindex`` (after a run-id scheme change), ``ship`` (a finished run's weights),
+``carry`` (a study's finished runs' records, for the next machine)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from attnxfer_core.cli.common import command_line
+from attnxfer_core.cli.common import command_line, study_parser, validated_study
 from attnxfer_core.config import RunConfig, canonical_json, from_dict, run_id
 from attnxfer_core.errors import UserError
+from attnxfer_core.evaluation.sets import set_names
+from attnxfer_core.runs.carried import carried_path, carried_root, carry
+from attnxfer_core.runs.files import read_json_record
 from attnxfer_core.runs.provenance import PACKAGE_ROOT
-from attnxfer_core.runs.rundir import CONFIG, RunDir
-from attnxfer_core.runs.shipped import DEFAULT_ROOT, file_sha256, ship, verify
+from attnxfer_core.runs.rundir import CONFIG, RunDir, run_dir_of
+from attnxfer_core.runs.shipped import DEFAULT_ROOT, file_sha256, ship, shipped_root, verify
+from attnxfer_core.runs.shipped import find as find_shipped
 
 
 def reindex(args: argparse.Namespace) -> int:
@@ -63,6 +68,43 @@ def ship_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def carry_study(args: argparse.Namespace) -> int:
+    """Carry a study's finished runs (records; its dependencies shipped with weights) into the repository, so
+    that the next machine trains only the rest. A run is carried once the study's evaluations of it are done
+    (they cannot be made without its weights); studies whose analyses read weights are refused."""
+    study, runs = validated_study(args)
+    if study.analyses:
+        raise UserError(f"study {study.name}: its analyses ({', '.join(study.analyses)}) read its runs' weights, "
+                        f"which carry does not keep; train it where its run directories stay")
+    wanted = set_names(list(study.evaluations))
+    command = command_line(args)
+    root = carried_root(runs[0].config)
+    carried, changed, shipped, unfinished, unevaluated, size = 0, 0, 0, 0, 0, 0
+    for run in runs:
+        rd = run_dir_of(run.config)
+        if not rd.finished:
+            unfinished += 1
+            continue
+        if run.role == "dependency":
+            if find_shipped(run.config) is None:
+                ship(rd.path, shipped_root(run.config), command)
+                shipped += 1
+            continue
+        if not set(wanted) <= set(read_json_record(rd.eval_metrics_path()) or {}):
+            unevaluated += 1
+            continue
+        path = carried_path(root, run.run_id)
+        before = path.read_bytes() if path.is_file() else None
+        carry(rd.path, root, command)
+        after = path.read_bytes()
+        carried, changed, size = carried + 1, changed + (after != before), size + len(after)
+    print(f"study {study.name}: carried {carried} finished runs to {root} ({changed} new or changed, "
+          f"{size / 1024:.0f} KiB); shipped {shipped} dependencies with their weights; {unfinished} runs unfinished"
+          + (f"; {unevaluated} finished runs not carried until the study evaluates them (attnxfer analyze "
+             f"{study.name})" if unevaluated else ""))
+    return 0
+
+
 def register(sub) -> None:
     sh = sub.add_parser("ship", help="write a finished run's weights to the shipped root (--verify: compare)")
     sh.add_argument("run_dir")
@@ -71,6 +113,8 @@ def register(sub) -> None:
     sh.add_argument("--verify", action="store_true",
                     help="compare this run's weights with the shipped ones, byte for byte")
     sh.set_defaults(handler=ship_run)
+    study_parser(sub, "carry", "write a study's finished runs' records (no weights) to results/carried, so that "
+                 "another machine trains only the rest").set_defaults(handler=carry_study)
     rx = sub.add_parser("reindex",
                         help="rename run dirs to their ids under this code version (after an id scheme change)")
     rx.add_argument("runs_root")

@@ -16,6 +16,7 @@ from attnxfer_core.experiments.cost import estimate, evaluation_seconds, format_
 from attnxfer_core.experiments.scales import EMBEDDED, PAPER
 from attnxfer_core.experiments.study import PlannedEnsemble, PlannedRun, Study, select_runs
 from attnxfer_core.modes import spec_of
+from attnxfer_core.runs.carried import find as find_carried
 from attnxfer_core.runs.files import read_json_record
 from attnxfer_core.runs.rundir import run_dir_of
 from attnxfer_core.runs.shipped import find as find_shipped
@@ -42,8 +43,8 @@ def embedded_costs(studies: Sequence[Study]) -> list[StudyCost]:
     seen: set[str] = set()
     out = []
     for study in sorted(studies, key=lambda s: (s.name != "main", s.name)):
-        runs = [r for r in study.expand(EMBEDDED)
-                if not (r.role == "dependency" and find_shipped(r.config) is not None)]
+        runs = [r for r in study.expand(EMBEDDED) if find_carried(r.config) is None
+                and not (r.role == "dependency" and find_shipped(r.config) is not None)]
         costs = {r.run_id: run_seconds(study, r, EMBEDDED) for r in runs}
         new = [r.run_id for r in runs if r.run_id not in seen]
         seen.update(costs)
@@ -72,7 +73,7 @@ def list_studies(args: argparse.Namespace) -> int:
 @dataclass
 class PlanRow:
     run: PlannedRun
-    state: str  # done | shipped (installed, not trained, when it runs) | todo
+    state: str  # done | shipped or carried (installed, not trained, when it runs) | todo
     seconds: float
     measured: bool = False  # the estimate comes from measured step times (else from FLOPs)
 
@@ -84,7 +85,9 @@ class PlanRow:
 def _plan_state(run: PlannedRun) -> str:
     if run_dir_of(run.config).finished:
         return "done"
-    return "shipped" if find_shipped(run.config) is not None else "todo"
+    if find_shipped(run.config) is not None:
+        return "shipped"
+    return "carried" if find_carried(run.config) is not None else "todo"
 
 
 def run_seconds(study: Study, run: PlannedRun, scale: str, trained: Optional[float] = None) -> tuple[float, bool]:

@@ -251,6 +251,9 @@ class ExecConfig:
     # Finished runs that ship with the repository (the embedded MAE teacher): installed instead of trained
     # when their recipe matches. "": <checkout>/results/teachers.
     shipped_root: str = ""
+    # Finished runs whose records (config, summary, metrics; no weights) the repository carries between
+    # machines (attnxfer carry): installed as finished when their recipe matches. "": <checkout>/results/carried.
+    carried_root: str = ""
     cache_root: str = ""  # generated evaluation sets (corruptions); default: <runs_root>/.cache
     tensorboard: bool = True  # TensorBoard event files in RUN/tensorboard/, mirroring metrics.jsonl
     wandb: bool = False  # also an offline W&B run keyed by the run id (WANDB_PROJECT, WANDB_MODE respected)

@@ -15,7 +15,7 @@ import torch
 
 from attnxfer_core.errors import UserError
 from attnxfer_core.evaluation.corruptions import BENCHMARK, mce, mce_alexnet, mean_corruption_error, relative_mce
-from attnxfer_core.evaluation.sets import resolve_sets
+from attnxfer_core.evaluation.sets import resolve_sets, set_names
 from attnxfer_core.metrics import classification_metrics, predict
 from attnxfer_core.runs.files import atomic_write_json, read_json_record
 from attnxfer_core.runs.rundir import FINAL, RunDir, epoch_of
@@ -48,6 +48,9 @@ def evaluate_run(
     keep the activations in cache (1,000 was half as fast as 250 for the embedded ViT).
     """
     rd = RunDir(Path(run_dir))
+    cached = read_metrics(rd.path, tag)
+    if not force and all(name in cached for name in set_names(list(families))):
+        return cached  # nothing to compute: the model is not even loaded (a carried run has none)
     weights = None
     if tag != FINAL:
         epochs = rd.eval_weights()

@@ -73,6 +73,18 @@ def resolve_sets(families: list[str], cfg: RunConfig, source: DataSource, worker
     return sets
 
 
+def set_names(families: list[str]) -> list[str]:
+    """The names of the sets the families stand for, known without data (what a cached evaluation holds)."""
+    names: list[str] = []
+    for family in families:
+        if family in ("corruptions", "corruptions_extra"):
+            kinds = BENCHMARK if family == "corruptions" else EXTRA
+            names += [f"corruptions/{n}/{s}" for n in kinds for s in SEVERITIES]
+        else:
+            names.append(family)
+    return names
+
+
 def _corruption_family(family: str, cfg: RunConfig, source: DataSource, workers: int) -> list[EvalSet]:
     names = BENCHMARK if family == "corruptions" else EXTRA
     if isinstance(source, InMemorySource):

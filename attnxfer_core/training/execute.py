@@ -36,6 +36,8 @@ from attnxfer_core.models.factory import create_vit, shape_kwargs
 from attnxfer_core.models.sources import build_from_source, build_teacher
 from attnxfer_core.models.weights import OPTIONAL_PREFIXES, load_weights, read_state_dict
 from attnxfer_core.modes import spec_of
+from attnxfer_core.runs.carried import carried_root, weights_of
+from attnxfer_core.runs.carried import restore as restore_carried
 from attnxfer_core.runs.contention import ContentionMeter
 from attnxfer_core.runs.provenance import environment
 from attnxfer_core.runs.rundir import TIMM_EXPORT, WEIGHTS, RunDir, run_dir_of
@@ -137,7 +139,7 @@ def _load_pretrained(prepared: PreparedRun, progress: Optional[bool]) -> dict:
         result = execute(pretraining, progress)
         if not result.cached:
             prepared.dependency_seconds += time.perf_counter() - started
-        load_weights(model, read_state_dict(result.run_dir / WEIGHTS), f"pretrained {field_name} {result.run_dir}")
+        load_weights(model, read_state_dict(weights_of(result.run_dir)), f"pretrained {field_name} {result.run_dir}")
         info[field_name] = {"run_id": result.run_dir.name, "cached": result.cached,
                             "final": result.summary.get("final", {})}
     if prepared.pending and prepared.init_model is not None:
@@ -166,7 +168,7 @@ def load_finished(run_dir: Path, weights: Optional[Path] = None, progress: Optio
     prepared = prepare(cfg)
     _load_pretrained(prepared, progress)
     model = prepared.task.trained_model()
-    state = read_state_dict(weights or rd.path / WEIGHTS)
+    state = read_state_dict(weights or weights_of(rd.path))
     if cfg.objective is Objective.MAE:
         model.encoder.load_state_dict(state)
     else:
@@ -186,6 +188,8 @@ def execute(cfg: RunConfig, progress: Optional[bool] = None) -> RunResult:
         if shipped is not None:  # the repository carries this run's result: install it instead of training
             log.info("installing shipped run %s from %s", rd.path.name, shipped.weights)
             install_shipped(shipped, cfg, rd)
+        elif restore_carried(cfg):  # the repository carries its records from another machine
+            log.info("restored carried run %s from %s", rd.path.name, carried_root(cfg))
     if rd.finished and not cfg.exec.force:
         stored = rd.config()
         if stored is not None and stored.get("canonical") != canonical_json(cfg):
