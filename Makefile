@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(VENV)/bin/attnxfer bench
 
 # The committed embedded reference results (results/embedded, results/tables, results/figures,
-# results/dashboard): the pre-registered main study (studies/main.protocol.md: seeds 0-4, then its one
+# results/dashboard, results/README.md): the pre-registered main study (studies/main.protocol.md: seeds 0-4, then its one
 # extension to seeds 5-9, which ran), then its analyses, tables, figures, dashboard.
 SEEDS ?= 10
 reference: $(STAMP)
@@ -41,3 +41,4 @@ reference: $(STAMP)
 	$(VENV)/bin/attnxfer collect main --seeds $(SEEDS)
 	$(VENV)/bin/attnxfer figures --study main --format png,pdf
 	$(VENV)/bin/attnxfer dashboard
+	$(VENV)/bin/attnxfer report

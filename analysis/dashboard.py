@@ -19,10 +19,7 @@ from analysis.aggregate import aggregate
 from analysis.study_data import load_study_data
 from analysis.text_tables import fmt
 from analysis.verdicts import INCONCLUSIVE, NO_DATA, REPLICATES, UNINFORMATIVE, VERDICT_WORDS, Verdict, verdicts
-from attnxfer_core.config import RunConfig, from_dict
 from attnxfer_core.experiments.claims import GATE
-from attnxfer_core.experiments.presets import budget_of
-from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.runs.provenance import code_version
 from attnxfer_core.runs.rundir import RunState
@@ -212,11 +209,8 @@ def write_dashboard(studies: Sequence[Study], tables: Path, figures_dir: Path, o
         provenance = data.provenance
         stems = {spec.stem_for(study.name) for spec in study.figures}
         pngs = sorted(figures_dir / f"{stem}.png" for stem in stems if (figures_dir / f"{stem}.png").exists())
-        scale = provenance.get("scale", "")
-        budgets = sorted({budget_of(from_dict(RunConfig, c)) for c in provenance.get("configs", {}).values()
-                          if c.get("objective") == "classify"}) if scale == EMBEDDED else []
-        pages[study.name] = {"paper": study.paper, "results": data.results, "scale": scale,
-                             "budget": ", ".join(budgets), "code_version": provenance.get("code_version", ""),
+        pages[study.name] = {"paper": study.paper, "results": data.results, "scale": provenance.get("scale", ""),
+                             "budget": data.budgets(), "code_version": provenance.get("code_version", ""),
                              "command": provenance.get("command", ""),
                              "aggregate": aggregate(data.clean) if not data.results.empty else pd.DataFrame(),
                              "status": data.status, "curves": data.curves, "configs": provenance.get("configs", {}),

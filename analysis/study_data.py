@@ -14,7 +14,10 @@ from typing import Any, Mapping, Optional, Sequence
 
 import pandas as pd
 
+from attnxfer_core.config import RunConfig, from_dict
 from attnxfer_core.experiments.claims import ENSEMBLE, SIMILARITY
+from attnxfer_core.experiments.presets import budget_of
+from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import Study
 
 
@@ -26,6 +29,15 @@ class StudyData:
     status: pd.DataFrame
     analyses_dir: Optional[Path] = None  # <runs_root>/analyses/<study>
     provenance: dict = field(default_factory=dict)
+
+    def budgets(self) -> str:
+        """The embedded budgets (``full``, ``short``, ``other``) its classification runs were trained at, joined;
+        "" at paper scale. A verdict about method ranking is read against it: the short budget reorders methods."""
+        if self.provenance.get("scale") != EMBEDDED:
+            return ""
+        configs = self.provenance.get("configs", {}).values()
+        return ", ".join(sorted({budget_of(from_dict(RunConfig, c)) for c in configs
+                                 if c.get("objective") == "classify"}))
 
     @property
     def clean(self) -> pd.DataFrame:

@@ -275,7 +275,7 @@ def test_kill_anywhere_short(tmp_path):
     assert report.kills == 4 and report.mismatches == [] and report.half_written == []
 
 
-# The README's "Errors you may see" table: each row's message, and the input that prints it here
+# The "Errors you may see" table of docs/reliability.md: each row's message, and the input that prints it here
 # (or, for a row that needs a cluster, a second process or a diverging run, the words the code must hold).
 README_ERRORS = [
     ("error: transfer.mode: unknown value 'bogus'; choose one of: ...", lambda w: _t("transfer.mode=bogus")),
@@ -327,7 +327,7 @@ README_ERRORS = [
 
 
 def _readme_rows() -> list[str]:
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    text = (Path(__file__).resolve().parent.parent / "docs" / "reliability.md").read_text()
     table = text.split("### Errors you may see", 1)[1].split("\n## ", 1)[0]
     return [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
 

@@ -1,5 +1,5 @@
 """Result commands: ``collect`` run directories into tables, regenerate ``figures``, print the ``verdicts``,
-write the ``dashboard``."""
+write the ``dashboard`` and the results ``report``."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,7 @@ from pathlib import Path
 from analysis.collect import collect_studies
 from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
+from analysis.report import write_report
 from analysis.study_data import load_study_data
 from analysis.verdicts import next_look, p_text, study_verdicts
 from attnxfer_core.cli.common import COUNT, add_scale, command_line, studies_named
@@ -59,6 +60,12 @@ def dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    out = write_report(studies_named([]), Path(args.tables), Path(args.figures), Path(args.out))
+    print(f"results page: {out}")
+    return 0
+
+
 def register(sub) -> None:
     col = sub.add_parser("collect", help="scan run dirs into one table per study (parquet + CSV)")
     col.add_argument("studies", nargs="*", help="studies to collect (default: all)")
@@ -78,6 +85,12 @@ def register(sub) -> None:
     ver.add_argument("studies", nargs="*", help="studies (default: all)")
     ver.add_argument("--tables", default="results/tables")
     ver.set_defaults(handler=verdicts)
+    rep = sub.add_parser("report", help="write results/README.md: every study's verdicts and per-point numbers, "
+                         "from the committed tables")
+    rep.add_argument("--tables", default="results/tables")
+    rep.add_argument("--figures", default="results/figures")
+    rep.add_argument("--out", default="results/README.md")
+    rep.set_defaults(handler=report)
     dash = sub.add_parser("dashboard", help="write the static HTML dashboard")
     dash.add_argument("--tables", default="results/tables")
     dash.add_argument("--figures", default="results/figures")
