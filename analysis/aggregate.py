@@ -40,22 +40,3 @@ def aggregate(results: pd.DataFrame, metrics: Sequence[str] = METRICS, by: Seque
     out = pd.DataFrame(rows)
     out["epoch_choice"] = "final"
     return out
-
-
-def best_epoch_results(results: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """Clean-set rows where top1 is each run's best evaluation during training (labelled as such)."""
-    if curves.empty:
-        return results.iloc[0:0]
-    best = curves.dropna(subset=["top1"]).sort_values(["run_id", "top1", "epoch"], ascending=[True, False, True])
-    best = best.groupby("run_id").head(1).set_index("run_id")
-    clean = results[results["set"] == "clean"].copy()
-    clean["top1"] = clean["run_id"].map(best["top1"])
-    clean["epoch"] = clean["run_id"].map(best["epoch"])
-    return clean
-
-
-def aggregate_best(results: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    out = aggregate(best_epoch_results(results, curves), metrics=("top1",))
-    if not out.empty:
-        out["epoch_choice"] = "best (chosen on the test set)"
-    return out

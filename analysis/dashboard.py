@@ -18,7 +18,17 @@ import pandas as pd
 from analysis.aggregate import aggregate
 from analysis.study_data import load_study_data
 from analysis.text_tables import fmt
-from analysis.verdicts import INCONCLUSIVE, NO_DATA, REPLICATES, UNINFORMATIVE, VERDICT_WORDS, Verdict, verdicts
+from analysis.verdicts import (
+    DOES_NOT,
+    INCONCLUSIVE,
+    NO_DATA,
+    REPLICATES,
+    UNINFORMATIVE,
+    VERDICT_WORDS,
+    Verdict,
+    VerdictWord,
+    verdicts,
+)
 from attnxfer_core.experiments.claims import GATE
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.runs.provenance import code_version
@@ -115,10 +125,12 @@ def _p(value: float) -> str:
     return "—" if value != value else f"{value:.3g}"
 
 
-def _badge(verdict: str) -> str:
-    css = {REPLICATES: "replicates", INCONCLUSIVE: "inconclusive", NO_DATA: "no-data",
-           UNINFORMATIVE: "uninformative"}.get(verdict, "does-not-replicate")
-    return f"<span class=\"badge {css}\">{esc(verdict)}</span>"
+BADGES = {REPLICATES: "replicates", DOES_NOT: "does-not-replicate", INCONCLUSIVE: "inconclusive",
+          UNINFORMATIVE: "uninformative", NO_DATA: "no-data"}  # one style for every verdict word
+
+
+def _badge(verdict: VerdictWord) -> str:
+    return f"<span class=\"badge {BADGES[VerdictWord(verdict)]}\">{esc(verdict)}</span>"
 
 
 def build_dashboard(

@@ -18,7 +18,7 @@ from attnxfer_core.config import RunConfig, from_dict
 from attnxfer_core.experiments.claims import ENSEMBLE, SIMILARITY
 from attnxfer_core.experiments.presets import budget_of
 from attnxfer_core.experiments.scales import EMBEDDED
-from attnxfer_core.experiments.study import Study
+from attnxfer_core.experiments.study import Study, same_value
 
 
 @dataclass
@@ -139,14 +139,9 @@ class StudyData:
 
 
 def value_in(column: pd.Series, values: Sequence[Any]) -> pd.Series:
-    """Which of a varied value's cells are one of ``values`` (the one rule for selecting runs by value).
-    Numbers compare as numbers: a study's whole numbers (heads, k) come back as floats once a dependency
-    row without them shares the column, and 4 must select 4.0; anything else compares as text."""
-    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    mask = column.astype(str).isin([str(v) for v in values])
-    if numbers and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        mask |= column.isin(numbers)
-    return mask
+    """Which of a varied value's cells are one of ``values``, by the suite's one value rule
+    (:func:`attnxfer_core.experiments.study.same_value`: 4 selects 4.0 and "4")."""
+    return column.map(lambda cell: any(same_value(cell, v) for v in values)).astype(bool)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

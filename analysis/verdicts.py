@@ -29,6 +29,7 @@ than two. A study without a protocol is decided as it was registered (alpha
 """
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -52,16 +53,33 @@ from attnxfer_core.experiments.claims import (
 from attnxfer_core.experiments.protocol import HOLM
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
-REPLICATES, DOES_NOT, INCONCLUSIVE, NO_DATA = "replicates", "does not replicate", "inconclusive", "no data"
-UNINFORMATIVE = "uninformative"  # the study's gate did not replicate: this claim cannot be decided
-VERDICT_WORDS = (REPLICATES, DOES_NOT, INCONCLUSIVE, UNINFORMATIVE, NO_DATA)
+
+class VerdictWord(str, enum.Enum):
+    """What a claim's data say. A str: it compares, serialises and prints as its words."""
+
+    REPLICATES = "replicates"
+    DOES_NOT = "does not replicate"
+    INCONCLUSIVE = "inconclusive"  # the interval straddles the rule's threshold (or there is none)
+    UNINFORMATIVE = "uninformative"  # the gate failed, the seeds are no registered look, or no matched pair
+    NO_DATA = "no data"  # the runs are missing
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+REPLICATES, DOES_NOT, INCONCLUSIVE = VerdictWord.REPLICATES, VerdictWord.DOES_NOT, VerdictWord.INCONCLUSIVE
+UNINFORMATIVE, NO_DATA = VerdictWord.UNINFORMATIVE, VerdictWord.NO_DATA
+VERDICT_WORDS = tuple(VerdictWord)
 
 
 @dataclass
 class Verdict:
     study: str
     claim: str
-    verdict: str
+    verdict: VerdictWord
     evidence: str
     kind: str = ""
     paper: Optional[float] = None  # the paper's value of the claimed quantity, where known

@@ -2,7 +2,7 @@
 
 Public API::
 
-    from attnxfer_core import attention_logits, AttentionTransferModel, build_plan, TransferConfig, Mode
+    from attnxfer_core import attention_logits, AttentionTransferModel, build_plan, TransferConfig, Mode, total_loss
 
 The names resolve on first use, so importing a light module of the package (the
 run-directory contract, the config) does not pull in torch and timm.
@@ -20,15 +20,17 @@ _PUBLIC = {
     "apply_overrides": "attnxfer_core.config",
     "attention_logits": "attnxfer_core.attention.walk",
     "build_plan": "attnxfer_core.transfer.plan",
+    "total_loss": "attnxfer_core.transfer.losses",
 }
 
 __all__ = ["AttentionTransferModel", "Mode", "RunConfig", "TransferConfig", "apply_overrides", "attention_logits",
-           "build_plan"]
+           "build_plan", "total_loss"]
 
 if TYPE_CHECKING:
     from attnxfer_core.attention.walk import attention_logits
     from attnxfer_core.config import RunConfig, TransferConfig, apply_overrides
     from attnxfer_core.modes import Mode
+    from attnxfer_core.transfer.losses import total_loss
     from attnxfer_core.transfer.model import AttentionTransferModel
     from attnxfer_core.transfer.plan import build_plan
 

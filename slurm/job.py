@@ -18,17 +18,33 @@ from pathlib import Path
 from typing import Optional
 
 import submitit
+import torch
+import torch.distributed as dist
 
 from attnxfer_core.config import RunConfig, from_dict, to_dict
 from attnxfer_core.errors import failure_line
 from attnxfer_core.evaluation.posthoc import evaluate_run
 from attnxfer_core.models.hub import hub_names, hub_offline
 from attnxfer_core.runs.rundir import RunDir, run_dir_of
-from attnxfer_core.training.distributed import init_from_submitit
+from attnxfer_core.training.distributed import SINGLE, DistContext
 from attnxfer_core.training.execute import execute
 from attnxfer_core.training.signals import graceful_stop, received
 
 DEP_POLL_SECONDS = 2.0
+
+
+def init_from_submitit() -> DistContext:
+    """Initialise torch.distributed from a submitit job's environment when it has several tasks."""
+    env = submitit.JobEnvironment()
+    if env.num_tasks <= 1:
+        return SINGLE
+    if not dist.is_initialized():
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(env.local_rank)
+    return DistContext(env.global_rank, env.num_tasks, env.local_rank)
 
 
 class DependencyFailed(RuntimeError):

@@ -23,6 +23,7 @@ from attnxfer_core.config import ModelConfig, Precision, TransferConfig
 from attnxfer_core.models.factory import create_vit
 from attnxfer_core.modes import Mode
 from attnxfer_core.runs.provenance import environment
+from attnxfer_core.transfer.losses import total_loss
 from attnxfer_core.transfer.model import AttentionTransferModel
 from attnxfer_core.transfer.plan import build_plan
 
@@ -107,10 +108,7 @@ def bench_shape(name: str, precision: str, modes: list[str], steps: int, warmup:
             with autocast():
                 out = model(images)
             if isinstance(out, dict):
-                loss = F.cross_entropy(out["logits"].float(), labels)
-                if out["attn_loss"] is not None:
-                    loss = loss + 3.0 * out["attn_loss"]
-                return loss
+                return total_loss(F.cross_entropy(out["logits"].float(), labels), out["attn_loss"], model.plan.weight)
             return F.cross_entropy(out.float(), labels)
 
         optimizer.zero_grad(set_to_none=True)

@@ -94,8 +94,3 @@ def _timm_architecture(t: TeacherConfig, shape: dict, field: str) -> torch.nn.Mo
 def _check_start(student: torch.nn.Module, weights: torch.nn.Module, origin: str) -> None:
     state = {k: v for k, v in weights.state_dict().items() if not k.startswith(OPTIONAL_PREFIXES)}
     check_compatible(student.state_dict(), state, origin)
-
-
-def check_shapes(cfg: RunConfig, checker: Optional[ShapeChecker] = None) -> None:
-    """Shape errors of one run (pass a shared :class:`ShapeChecker` when checking many)."""
-    (checker or ShapeChecker()).check(cfg)

@@ -218,9 +218,25 @@ class Study:
         return default_resources(scale, cfg)
 
 
-def matches(values: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
-    """Whether a run's point values match every key of ``selector`` (compared as text)."""
-    return all(str(values.get(k)) == str(v) for k, v in selector.items())
+def _number(value: Any) -> Optional[float]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def same_value(value: Any, wanted: Any) -> bool:
+    """The one rule for selecting runs by a varied value (``--where``, claims, figures): numbers compare as
+    numbers, so 4, 4.0 and "4" are one value (a whole number comes back as a float from a table column with
+    gaps, and as text from the command line); anything else compares as text."""
+    a, b = _number(value), _number(wanted)
+    if a is not None and b is not None:
+        return a == b
+    return str(value) == str(wanted)
 
 
 def select_runs(runs: Sequence[PlannedRun], where: Sequence[str]) -> list[PlannedRun]:
@@ -237,6 +253,7 @@ def select_runs(runs: Sequence[PlannedRun], where: Sequence[str]) -> list[Planne
     unknown = sorted(set(wanted) - keys)
     if unknown:
         raise ConfigError("--where", f"unknown point key {unknown[0]!r}; the study's keys: {', '.join(sorted(keys))}")
-    chosen = [r for r in runs if r.role == "run" and all(str(r.values.get(k)) in v for k, v in wanted.items())]
+    chosen = [r for r in runs if r.role == "run"
+              and all(any(same_value(r.values.get(k), w) for w in v) for k, v in wanted.items())]
     needed = {d for r in chosen for d in r.deps}
     return [r for r in runs if r.run_id in needed] + chosen

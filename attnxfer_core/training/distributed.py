@@ -1,7 +1,7 @@
 """Multi-process training: who am I, and who writes.
 
 A run asking for several GPUs (one or more nodes) trains with
-torch.distributed, set up from submitit's environment (the suite's sweeps), or
+torch.distributed, set up from submitit's environment (the suite's sweeps: ``slurm/job.py``), or
 from torchrun's or srun's (``torchrun --nproc_per_node=8 -m attnxfer_core train
 ...``, ``srun attnxfer train ...``). Every rank computes; only rank 0 writes to
 the run directory. The frozen teacher is never wrapped
@@ -40,22 +40,6 @@ def from_environment() -> DistContext:
     if dist.is_available() and dist.is_initialized():
         return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
     return SINGLE
-
-
-def init_from_submitit() -> DistContext:
-    """Initialise torch.distributed from a submitit job's environment when it has several tasks."""
-    import submitit
-
-    env = submitit.JobEnvironment()
-    if env.num_tasks <= 1:
-        return SINGLE
-    if not dist.is_initialized():
-        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
-    if torch.cuda.is_available():
-        torch.cuda.set_device(env.local_rank)
-    return DistContext(env.global_rank, env.num_tasks, env.local_rank)
 
 
 def _first_host(nodelist: str) -> str:

@@ -15,6 +15,7 @@ from attnxfer_core.data.source import TEST, VAL, DataSource, derive_seed
 from attnxfer_core.metrics import classification_metrics, predict
 from attnxfer_core.models.mae import MaskedAutoencoder
 from attnxfer_core.training.distributed import SINGLE, DistContext, gather_objects
+from attnxfer_core.transfer.losses import total_loss
 from attnxfer_core.transfer.model import AttentionTransferModel
 from attnxfer_core.transfer.plan import TransferPlan
 
@@ -89,7 +90,7 @@ class ClassificationTask:
         else:
             logits, attn = out, None
         task = self.criterion(logits.float(), labels)
-        loss = task if attn is None else task + self.plan.weight * attn
+        loss = total_loss(task, attn, 0.0 if self.plan is None else self.plan.weight)
         layers = out["layer_losses"] if isinstance(out, dict) else {}
         return {"loss": loss, "task": task, "attn": attn, **{f"attn_l{i}": v for i, v in layers.items()}}
 

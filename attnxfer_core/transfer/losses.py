@@ -1,8 +1,16 @@
 """Attention-transfer losses, kept separate so they can be pinned by golden tests."""
 from __future__ import annotations
 
+from typing import Optional
+
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def total_loss(task: Tensor, attn: Optional[Tensor], weight: float) -> Tensor:
+    """The training objective, written once: the task loss plus ``weight`` times the attention loss (summed over
+    transferred layers); a run with no attention term (copy, scratch, fine-tuning) trains on the task alone."""
+    return task if attn is None else task + weight * attn
 
 
 def attention_distill_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
