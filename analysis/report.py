@@ -52,7 +52,7 @@ FILE_ROWS = (
     ("`carried/<run id>.json.gz`", "records (no weights) of the finished runs of a study trained over several "
      "machines, restored as finished runs", "`attnxfer carry <study>`"),
     ("`perf/`", "CPU and GPU measurements, with their own README", "`scripts/cpu_bench.sh`, `scripts/gpu_session.sh`"),
-    ("`reliability/kill_test.txt`", "kill-anywhere resume", "`attnxfer kill-test`"),
+    ("`reliability/kill_test.txt`", "kill-anywhere resume", "`attnxfer bench kill-test`"),
 )
 FILES = "\n".join(["## Files", "", "| path | what | made by |", "|---|---|---|",
                     *(f"| {a} | {b} | {c} |" for a, b, c in FILE_ROWS)]) + "\n"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks of the study, evaluation and analysis paths, recorded under results/perf/
-# (run on an otherwise idle machine). bench-eval needs finished embedded runs: pass their
+# (run on an otherwise idle machine). bench eval needs finished embedded runs: pass their
 # directories (default: the demo's seed-0 distill, copy and scratch runs under runs/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,12 +19,12 @@ mkdir -p "$OUT"
 {
   echo "# attnxfer analysis benchmarks on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "# code $(.venv/bin/python -c "from attnxfer_core.runs.provenance import code_version; print(code_version())")"
-  echo "\$ attnxfer bench-plan"
-  $CLI bench-plan
-  echo "\$ attnxfer bench-collect"
-  $CLI bench-collect
+  echo "\$ attnxfer bench plan"
+  $CLI bench plan
+  echo "\$ attnxfer bench collect"
+  $CLI bench collect
   for run in "${RUNS[@]}"; do
-    echo "\$ attnxfer bench-eval $run"
-    $CLI bench-eval "$run" 2>&1 | grep -v "^reusing cached"
+    echo "\$ attnxfer bench eval $run"
+    $CLI bench eval "$run" 2>&1 | grep -v "^reusing cached"
   done
 } 2>&1 | tee "$OUT/analysis_bench.txt"

@@ -107,10 +107,10 @@ def test_bench_estimates_compares_whole_runs_with_their_estimates(tmp_path, caps
     assert lines[quiet + 2].split()[:5] == ["distill", "1", "1.50", "1.50", "1.50"]
     table = tmp_path / "table.json"
     table.write_text(timed.to_json())
-    assert main(["bench-estimates", str(tmp_path), "--table", str(table), "--runs"]) == 0
+    assert main(["bench", "estimates", str(tmp_path), "--table", str(table), "--runs"]) == 0
     out = capsys.readouterr().out
     assert "distill-a " in out and "others 2%" in out and "others ?" in out
-    assert main(["bench-estimates", str(tmp_path), "--table", str(tmp_path / "none.json")]) == 2
+    assert main(["bench", "estimates", str(tmp_path), "--table", str(tmp_path / "none.json")]) == 2
     assert "--table" in capsys.readouterr().err
 
 

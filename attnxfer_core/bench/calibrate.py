@@ -1,4 +1,4 @@
-"""``attnxfer calibrate``: what a training step, an evaluated image and a run's set-up cost on this machine.
+"""``attnxfer bench calibrate``: what a training step, an evaluated image and a run's set-up cost on this machine.
 
 ``attnxfer plan`` turns a study into wall time from these measurements (see
 :mod:`attnxfer_core.experiments.cost`). Each is taken with the real trainer on the

@@ -1,4 +1,4 @@
-"""``attnxfer bench-estimates RUNS_ROOT``: how close ``plan``'s time estimates come to finished runs.
+"""``attnxfer bench estimates RUNS_ROOT``: how close ``plan``'s time estimates come to finished runs.
 
 ``plan`` sizes studies from the calibration table (:mod:`attnxfer_core.experiments.cost`); this holds
 that table to what runs actually took. Each finished run under a runs root that one process trained

@@ -1,4 +1,4 @@
-"""``attnxfer kill-test``: kill a training run at random moments, resume it each time, and check
+"""``attnxfer bench kill-test``: kill a training run at random moments, resume it each time, and check
 that it ends exactly as an uninterrupted run and that no file is ever half-written.
 
 Signals as a cluster sends them: SIGKILL (node failure, OOM killer), SIGTERM

@@ -1,4 +1,4 @@
-"""``attnxfer bench-plan``: how long expanding (and validating) studies takes.
+"""``attnxfer bench plan``: how long expanding (and validating) studies takes.
 
 Targets from the study-registry issue: all studies at paper scale in under 2 s,
 and a 10,000-run study in under 2 s (expansion).

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from analysis.collect import collect_study, write_tables
 from attnxfer_core.bench.calibrate import calibrate as calibrate_modes
@@ -57,14 +58,15 @@ def bench_estimates(args: argparse.Namespace) -> int:
     """Hold the calibration table's estimates to the finished runs under a runs root."""
     times = measured_step_times(Path(args.table))
     if times is None:
-        print(f"error: --table: no calibration table at {args.table} (attnxfer calibrate writes one)", file=sys.stderr)
+        print(f"error: --table: no calibration table at {args.table} (attnxfer bench calibrate writes one)",
+              file=sys.stderr)
         return 2
     report = compare_runs(Path(args.runs_root), times)
     where = times.environment
     print(f"table {args.table}: measured at {where.get('code_version', '?')} on {where.get('device_name', '?')}")
     if not times.setup_seconds or not times.held_out_image_seconds:
         print("this table predates set-up and held-out attention timing: its estimates leave both out "
-              "(attnxfer calibrate measures them)")
+              "(attnxfer bench calibrate measures them)")
     for line in summary_lines(report):
         print(line)
     if args.runs:
@@ -125,8 +127,7 @@ def kill(args: argparse.Namespace) -> int:
     return 0 if not report.mismatches and not report.half_written else 1
 
 
-def register(sub) -> None:
-    parser = sub.add_parser("bench", help="step time of copy/distill relative to a plain timm training step")
+def _step_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shape", action="append", help=f"shape(s) to time: {', '.join(SHAPES)}")
     parser.add_argument("--precision", action="append", choices=("fp32", "bf16"), help="default: fp32 and bf16")
     parser.add_argument("--modes", default="copy,distill,copy_q,copy_k,copy_v,distill_q,distill_k,distill_v")
@@ -141,30 +142,71 @@ def register(sub) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="time every variant through torch.compile (exec.compile=true); raise --warmup to cover "
                              "the compilation")
+
+
+def _calibrate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--modes", default="", help="comma-separated modes (default: all)")
+    parser.add_argument("--steps", type=COUNT, default=20, help="timed training steps per mode")
+    parser.add_argument("--out", default=str(STEP_TIMES_PATH.relative_to(PACKAGE_ROOT)))
+
+
+def _estimates_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs_root")
+    parser.add_argument("--table", default=str(STEP_TIMES_PATH),
+                        help="the calibration table to check (default: the committed one)")
+    parser.add_argument("--runs", action="store_true", help="also list every run compared, lowest ratio first")
+
+
+def _eval_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir")
+    parser.add_argument("--workers", type=NON_NEGATIVE, default=0)
+
+
+def _kill_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kills", type=COUNT, default=20)
+    parser.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    parser.add_argument("--workdir", help="keep the runs here (default: a temporary directory)")
+
+
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+# (name under `attnxfer bench`, its old top-level name, help, options, handler): development harnesses
+HARNESSES: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None], Callable[..., int]], ...] = (
+    ("calibrate", "calibrate", "measure this machine's step and evaluation times of the embedded presets (the "
+     "table plan's time estimates use)", _calibrate_options, calibrate),
+    ("estimates", "bench-estimates", "compare plan's time estimates with the finished CPU runs under a runs root "
+     "(measured / estimated, per mode)", _estimates_options, bench_estimates),
+    ("plan", "bench-plan", "time study expansion (all studies at paper scale; a 10,000-run study)", _no_options,
+     bench_plan),
+    ("collect", "bench-collect", "time collect over 10,000 synthetic run directories", _no_options, bench_collect),
+    ("eval", "bench-eval", "time evaluating one run on all 75 corrupted sets (cached)", _eval_options, bench_eval),
+    ("kill-test", "kill-test", "kill a run at random moments, resume, compare with an uninterrupted run",
+     _kill_options, kill),
+)
+
+
+def _deprecated(old: str, new: str, handler: Callable[..., int]) -> Callable[..., int]:
+    def run(args: argparse.Namespace) -> int:
+        print(f"note: `attnxfer {old}` is now `attnxfer bench {new}`; the old name goes in the next release",
+              file=sys.stderr)
+        return handler(args)
+    return run
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("bench", help="step time of copy/distill relative to a plain timm training step; "
+                            "with a sub-verb, the development harnesses (calibrate, estimates, plan, collect, eval, "
+                            "kill-test)")
+    _step_options(parser)
     parser.set_defaults(handler=bench)
-    cal = sub.add_parser("calibrate", help="measure this machine's step and evaluation times of the embedded "
-                         "presets (the table plan's time estimates use)")
-    cal.add_argument("--modes", default="", help="comma-separated modes (default: all)")
-    cal.add_argument("--steps", type=COUNT, default=20, help="timed training steps per mode")
-    cal.add_argument("--out", default=str(STEP_TIMES_PATH.relative_to(PACKAGE_ROOT)))
-    cal.set_defaults(handler=calibrate)
-    est = sub.add_parser("bench-estimates", help="compare plan's time estimates with the finished CPU runs under a "
-                         "runs root (measured / estimated, per mode)")
-    est.add_argument("runs_root")
-    est.add_argument("--table", default=str(STEP_TIMES_PATH),
-                     help="the calibration table to check (default: the committed one)")
-    est.add_argument("--runs", action="store_true", help="also list every run compared, lowest ratio first")
-    est.set_defaults(handler=bench_estimates)
-    sub.add_parser("bench-plan", help="time study expansion (all studies at paper scale; a 10,000-run study)"
-                   ).set_defaults(handler=bench_plan)
-    sub.add_parser("bench-collect", help="time collect over 10,000 synthetic run directories").set_defaults(
-        handler=bench_collect)
-    be = sub.add_parser("bench-eval", help="time evaluating one run on all 75 corrupted sets (cached)")
-    be.add_argument("run_dir")
-    be.add_argument("--workers", type=NON_NEGATIVE, default=0)
-    be.set_defaults(handler=bench_eval)
-    kt = sub.add_parser("kill-test", help="kill a run at random moments, resume, compare with an uninterrupted run")
-    kt.add_argument("--kills", type=COUNT, default=20)
-    kt.add_argument("--seed", type=NON_NEGATIVE, default=0)
-    kt.add_argument("--workdir", help="keep the runs here (default: a temporary directory)")
-    kt.set_defaults(handler=kill)
+    verbs = parser.add_subparsers(dest="bench_verb", metavar="{" + ",".join(h[0] for h in HARNESSES) + "}",
+                                  parser_class=type(parser))
+    for name, old, help_text, options, handler in HARNESSES:
+        verb = verbs.add_parser(name, help=help_text)
+        options(verb)
+        verb.set_defaults(handler=handler)
+        legacy = sub.add_parser(old, help=f"(old name of attnxfer bench {name})")
+        options(legacy)
+        legacy.set_defaults(handler=_deprecated(old, name, handler))

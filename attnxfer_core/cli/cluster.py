@@ -57,7 +57,7 @@ def rehearse(args: argparse.Namespace) -> int:
     the sweep's wall time and GPU-hours from what was measured."""
     if args.scale != PAPER:
         raise UserError("rehearse measures paper-scale runs on their GPUs: add --scale paper (embedded runs are "
-                        "timed by attnxfer calibrate)")
+                        "timed by attnxfer bench calibrate)")
     profile = with_flags(load_profile(args.profile), partition=args.partition, account=args.account, qos=args.qos,
                          array_parallelism=args.array_parallelism, hours=args.hours)
     # a rehearsal is one process on one GPU: a profile's GPU count or node memory must not override that

@@ -66,7 +66,7 @@ def list_studies(args: argparse.Namespace) -> int:
     total = sum(c.new_seconds for c in costs.values())
     print(f"embedded, all studies: {sum(c.new_runs for c in costs.values())} runs to train, estimated "
           f"{total / 3600:.1f} h on 2 CPU cores. new: runs no study before it trains (main first, then by name); "
-          f"*: a FLOP estimate (no measured step times: attnxfer calibrate)")
+          f"*: a FLOP estimate (no measured step times: attnxfer bench calibrate)")
     return 0
 
 
@@ -136,9 +136,9 @@ def _basis(rows: list[PlanRow], scale: str, rehearsal: Optional[dict] = None) ->
     times = measured_step_times()
     if times is not None and all(row.measured for row in rows):
         env = times.environment
-        return (f"wall time on 2 CPU cores from step times measured by attnxfer calibrate "
+        return (f"wall time on 2 CPU cores from step times measured by attnxfer bench calibrate "
                 f"at {env.get('code_version', '?')} on {env.get('device_name', env.get('device', '?'))}")
-    return "rough: FLOPs at an assumed 50 GFLOP/s, no measured step times (attnxfer calibrate)"
+    return "rough: FLOPs at an assumed 50 GFLOP/s, no measured step times (attnxfer bench calibrate)"
 
 
 def batch_split(optim: OptimConfig, processes: int) -> str:

@@ -1,7 +1,7 @@
 """What a run costs, before it runs (``attnxfer plan`` shows it per run and in total).
 
 Embedded scale: wall time on two CPU cores from *measured* costs, the table
-``attnxfer calibrate`` writes (``results/perf/step_times_embedded.json``): seconds
+``attnxfer bench calibrate`` writes (``results/perf/step_times_embedded.json``): seconds
 per trained image and per evaluated image of every mode and of MAE pretraining,
 per image of distillation's second pass over the held-out split (its attention
 loss, logged at each evaluation), and a run's fixed set-up (data, models, teacher),
@@ -11,7 +11,7 @@ set-up plus its trained images (epochs x training images), evaluated images
 attention passes at those rates, the image terms scaled by the forward FLOPs of
 its model relative to the preset's (the ``scale`` study's sizes). Tables written
 before set-up and the held-out pass were measured count them as nothing.
-``attnxfer bench-estimates RUNS_ROOT`` holds the estimates to finished runs.
+``attnxfer bench estimates RUNS_ROOT`` holds the estimates to finished runs.
 A study's evaluations after training (corrupted sets, the matched analysis) are
 estimated apart, at the same per-image rate (:func:`evaluation_seconds`).
 Without the table, and at paper scale, the estimate is FLOPs (forward =

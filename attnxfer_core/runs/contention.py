@@ -5,7 +5,7 @@ trained beside a test suite takes far longer than the same run alone, and nothin
 says so. Each attempt therefore records, from the start of training to its summary (set-up left
 out, like ``wall_seconds_this_attempt``), its own CPU time and the share of its CPUs' time that
 other processes used (``summary.json``: ``cpu_seconds``, ``others_cpu_share``), so that
-``attnxfer bench-estimates`` can tell a slow estimate from a busy machine.
+``attnxfer bench estimates`` can tell a slow estimate from a busy machine.
 
 The CPUs counted are the ones this process may run on when training starts (its affinity: under
 SLURM, the job's cores), and the share is of all of them: on a large allocation, a few busy foreign
