@@ -238,7 +238,7 @@ def test_budget_of_names_the_budget_a_run_was_built_at():
 
 
 def test_study_costs_count_a_shared_run_once_main_first():
-    from attnxfer_core.cli.studies import embedded_costs
+    from attnxfer_core.experiments.planning import embedded_costs
 
     costs = {c.study: c for c in embedded_costs(list(load_studies().values()))}
     assert costs["main"].new_runs == costs["main"].runs == 20  # the shipped teacher is installed, not trained
@@ -270,8 +270,8 @@ def test_calibrate_measures_every_mode_it_is_given_with_the_real_trainer(tmp_pat
 
 
 def test_a_studys_evaluations_after_training_are_part_of_its_cost():
-    from attnxfer_core.cli.studies import run_seconds
     from attnxfer_core.experiments.cost import evaluation_images
+    from attnxfer_core.experiments.planning import run_seconds
 
     study = get_study("robustness")
     run = next(r for r in study.expand("embedded") if r.role == "run")

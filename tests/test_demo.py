@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.demo_report import decide_claims, format_table, summarize, write_reference
 from analysis.stats import gap_share
-from attnxfer_core.cli.demo import DemoRow, decide_claims, format_table, preview, summarize, write_reference
+from attnxfer_core.experiments.demo import DemoRow, preview
 from studies import get_study
 
 
