@@ -41,6 +41,7 @@ from attnxfer_core.runs.rundir import (
     analyses_dir,
     run_dir_of,
 )
+from attnxfer_core.runs.summary import RunSummary
 
 CACHE_VERSION = 6  # 5: status rows carry the device; 6: and the CPU threads
 WATCHED = (SUMMARY, FAILURE, METRICS, CONFIG, JOB, LOCK, f"{EVALS}/{FINAL}/{EVAL_METRICS}")
@@ -116,27 +117,28 @@ def read_run(run: PlannedRun, path: Path) -> RunRecord:
     curve = [{"run_id": run.run_id, "epoch": r["epoch"], "split": r.get("split", "test"), "top1": r.get("top1"),
               "recon_loss": r.get("recon_loss"), **{k: v for k, v in r.items() if k.startswith("attn")}}
              for r in evals]
-    summary = rd.summary() if report.state is RunState.DONE else None
-    if summary is None:
+    stored = rd.summary() if report.state is RunState.DONE else None
+    if stored is None:
         state = report.state if report.state is not RunState.DONE else RunState.STOPPED  # summary being replaced
         return RunRecord(state.value, [], {**base, "state": state.value, "last_epoch": last_epoch,
                                            "error": report.reason}, curve)
+    summary = RunSummary.from_dict(stored)
     rows = []
-    final = {k: v for k, v in summary.get("final", {}).items() if k not in ("epoch", "step")}
+    final = {k: v for k, v in summary.final.items() if k not in ("epoch", "step")}
     sets = {"clean": final}
     sets.update(read_json_record(rd.eval_metrics_path()) or {})
     for name, metrics in sets.items():
-        rows.append({**base, "set": name, "epoch": summary.get("epochs"), **metrics})
+        rows.append({**base, "set": name, "epoch": summary.epochs, **metrics})
     status = {**base, "state": RunState.DONE.value, "last_epoch": last_epoch, "error": "",
-              "train_seconds": summary.get("train_seconds"), "code_version": summary.get("code_version"),
-              "device": summary.get("device"), "threads": _threads(summary)}
+              "train_seconds": summary.train_seconds, "code_version": summary.code_version,
+              "device": summary.device or None, "threads": _threads(summary)}
     return RunRecord(RunState.DONE.value, rows, status, curve)
 
 
-def _threads(summary: dict) -> Optional[str]:
+def _threads(summary: RunSummary) -> Optional[str]:
     """``"2"``, or ``"2,1"`` for a run resumed with another count: the CPU threads that trained it (their
     count changes round-off); None for a run that finished before they were recorded."""
-    threads = summary.get("threads")
+    threads = summary.threads
     return ",".join(str(n) for n in threads) if threads else None
 
 

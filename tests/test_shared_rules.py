@@ -34,3 +34,18 @@ def test_the_objective_is_the_task_plus_the_weighted_attention_loss():
     task, attn = torch.tensor(2.0), torch.tensor(0.5)
     assert total_loss(task, None, 3.0) is task
     assert float(total_loss(task, attn, 3.0)) == 3.5
+
+
+def test_a_run_summary_reads_any_version_and_writes_back_what_it_read(tmp_path):
+    from attnxfer_core.runs.summary import RunSummary
+    from attnxfer_core.training.execute import execute
+
+    from .conftest import tiny_run
+
+    written = execute(tiny_run(tmp_path)).summary
+    summary = RunSummary.from_dict(written)
+    assert summary.to_dict() == written and summary.code_version == written["code_version"]
+    assert summary.final["top1"] == written["final"]["top1"] and summary.threads and not summary.restored
+    old = {"run_id": "scratch-abc", "final": {"top1": 50.0}, "epochs": 2, "installed": {"from": "x"}}
+    read = RunSummary.from_dict(old)  # a summary from before most fields existed
+    assert read.epochs == 2 and read.device == "" and read.restored and read.to_dict()["installed"] == {"from": "x"}

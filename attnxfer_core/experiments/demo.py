@@ -19,6 +19,7 @@ from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import METHOD, Study, with_values
 from attnxfer_core.experiments.validation import validate_runs
 from attnxfer_core.runs.rundir import run_dir_of
+from attnxfer_core.runs.summary import RunSummary
 from attnxfer_core.training.execute import execute
 
 STUDY = "main"  # the study the demo runs
@@ -58,12 +59,12 @@ def run_demo(study: Study, seeds: int, overrides: Sequence[str] = (), progress: 
         if run.role != "run":
             continue
         result = execute(run.config, progress=progress)
-        seconds = result.summary.get("train_seconds")
-        top1 = result.summary["final"]["top1"]
+        summary = RunSummary.from_dict(result.summary)
+        seconds, top1 = summary.train_seconds, summary.final["top1"]
         method = str(run.values[METHOD])
         print(f"  seed {run.seed} {method:<9} top-1 {top1:6.2f}%  "
               f"{'cached' if result.cached else f'{seconds:.0f} s'}", file=sys.stderr, flush=True)
-        rows.append(DemoRow(method, run.seed, top1, seconds, result.run_dir, str(result.summary.get("device", ""))))
+        rows.append(DemoRow(method, run.seed, top1, seconds, result.run_dir, summary.device))
     info = {
         "run_dir": str(teacher_dir.path),
         "origin": origin,

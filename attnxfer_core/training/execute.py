@@ -43,6 +43,7 @@ from attnxfer_core.runs.provenance import environment
 from attnxfer_core.runs.rundir import TIMM_EXPORT, WEIGHTS, RunDir, run_dir_of
 from attnxfer_core.runs.shipped import find as find_shipped
 from attnxfer_core.runs.shipped import install as install_shipped
+from attnxfer_core.runs.summary import RunSummary
 from attnxfer_core.runs.tensors import save_tensors
 from attnxfer_core.training.distributed import DistContext, barrier, from_environment
 from attnxfer_core.training.objectives import ClassificationTask, MAETask, Task
@@ -174,7 +175,7 @@ def load_finished(run_dir: Path, weights: Optional[Path] = None, progress: Optio
     else:
         model.load_state_dict(state)
     model.to(prepared.device).eval()
-    teacher = getattr(prepared.task, "teacher", None)
+    teacher = prepared.task.teacher
     if teacher is not None:
         teacher.to(prepared.device)
     return prepared
@@ -231,7 +232,7 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
     if device.type == "cuda" and ctx.enabled:
         device = torch.device("cuda", ctx.local_rank)
     task.trained_model().to(device)
-    teacher = getattr(task, "teacher", None)
+    teacher = task.teacher
     if teacher is not None:
         teacher.to(device)
     trainer = Trainer(cfg, task, prepared.source, rd, device, ctx)
@@ -258,34 +259,33 @@ def _train(prepared: PreparedRun, pretrained: dict, progress: Optional[bool], ct
                 model_args=shape_kwargs(cfg.student, prepared.source.image_size, prepared.source.in_chans),
                 preprocessing=prepared.source.preprocessing(), tag=f"attnxfer-{prepared.run_id}")
     images = trainer.total_steps * cfg.optim.batch_size
-    summary = {
-        "status": "done",
-        "run_id": prepared.run_id,
-        "objective": cfg.objective.value,
-        "mode": cfg.transfer.mode.value,
-        "seed": cfg.seed,
-        "epochs": cfg.optim.epochs,
-        "steps": trainer.total_steps,
-        "train_seconds": round(trainer.pos.elapsed, 3),
-        "images_per_second": round(images / trainer.pos.elapsed, 2) if trainer.pos.elapsed > 0 else None,
-        "wall_seconds_this_attempt": round(time.perf_counter() - started, 3),
-        "attempt_from_step": first_step,  # 0 unless this attempt resumed: then its wall time is part of the run's
+    summary = RunSummary(
+        run_id=prepared.run_id,
+        objective=cfg.objective.value,
+        mode=cfg.transfer.mode.value,
+        seed=cfg.seed,
+        epochs=cfg.optim.epochs,
+        steps=trainer.total_steps,
+        train_seconds=round(trainer.pos.elapsed, 3),
+        images_per_second=round(images / trainer.pos.elapsed, 2) if trainer.pos.elapsed > 0 else None,
+        wall_seconds_this_attempt=round(time.perf_counter() - started, 3),
+        attempt_from_step=first_step,  # 0 unless this attempt resumed: then its wall time is part of the run's
         # this attempt's set-up before training: data, models, teacher (not training a pretraining run it needed)
-        "setup_seconds": round(setup, 3),
-        **contention.fields(),  # cpu_seconds (this attempt's own), others_cpu_share (0-1: CPU time others took)
-        "final": _final(evals, "test") or _final(evals, "eval"),  # the test set's numbers
-        "final_split": next((r.get("split", "test") for r in reversed(evals)), "test"),  # "val" only for pilots
-        "val": _final(evals, "eval") if any(r.get("kind") == "test" for r in evals) else {},
-        "teacher": {"source": cfg.teacher.source.value, **pretrained.get("teacher", {})},
-        "init": {"source": cfg.init.source.value, **pretrained.get("init", {})},
-        "device": str(device),
+        setup_seconds=round(setup, 3),
+        final=_final(evals, "test") or _final(evals, "eval"),  # the test set's numbers
+        final_split=next((r.get("split", "test") for r in reversed(evals)), "test"),  # "val" only for pilots
+        val=_final(evals, "eval") if any(r.get("kind") == "test" for r in evals) else {},
+        teacher={"source": cfg.teacher.source.value, **pretrained.get("teacher", {})},
+        init={"source": cfg.init.source.value, **pretrained.get("init", {})},
+        device=str(device),
         # how map transfer ran in this attempt ("maps", "sdpa"; both when some passes needed the maps)
-        "attention_paths": sorted(getattr(getattr(task, "transfer_model", None), "paths_used", ())),
-        "world_size": ctx.world,
-        "threads": list(trainer.pos.threads),  # intra-op threads that trained it (CPU round-off depends on them)
-        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        **environment(),
-    }
+        attention_paths=sorted(task.transfer_model.paths_used) if task.transfer_model is not None else [],
+        world_size=ctx.world,
+        threads=list(trainer.pos.threads),
+        finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        # cpu_seconds (this attempt's own), others_cpu_share (0-1: CPU time others took); code and library versions
+        extra={**contention.fields(), **environment()},
+    ).to_dict()
     rd.write_summary(summary)
     return RunResult(rd.path, summary, setup_seconds=setup)
 

@@ -21,7 +21,12 @@ from attnxfer_core.transfer.plan import TransferPlan
 
 
 class Task(Protocol):
+    """What the trainer and ``execute`` use of a training objective, and nothing else."""
+
     module: nn.Module  # what a training step calls (and DDP would wrap)
+    plan: Optional[TransferPlan]  # the attention transfer it trains with (None: none)
+    teacher: Optional[nn.Module]  # the frozen teacher, moved to the device beside the student (None: none)
+    transfer_model: Optional[AttentionTransferModel]  # student with teacher (None without a plan)
 
     def mix(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Batch-level augmentation (mixup, cutmix) over a rank's whole batch, before it is split into
@@ -166,6 +171,10 @@ class ClassificationTask:
 
 class MAETask:
     """Masked-autoencoder pretraining; evaluation is the reconstruction loss on held-out images."""
+
+    plan: Optional[TransferPlan] = None  # pretraining transfers no attention, from no teacher
+    teacher: Optional[nn.Module] = None
+    transfer_model: Optional[AttentionTransferModel] = None
 
     def __init__(self, encoder: VisionTransformer, cfg: MAEConfig, seed: int) -> None:
         self.module = MaskedAutoencoder(encoder, cfg)

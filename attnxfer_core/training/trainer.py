@@ -93,7 +93,7 @@ class Trainer:
         if ctx.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
-            plan = getattr(task, "plan", None)
+            plan = task.plan
             copies = plan is not None and plan.spec.kind is Kind.COPY  # copied layers leave q/k norms unused
             task.module = DistributedDataParallel(
                 task.module, device_ids=[ctx.local_rank] if device.type == "cuda" else None,
