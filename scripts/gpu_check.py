@@ -15,7 +15,8 @@
    earlier measurement's shape). The maps rows are the "before", +sdpa the "after".
 Writes gpu_check.json and gpu_bench.json (with date and device) into --out.
 """
-from __future__ import annotations
+from __future__ import contextlib
+import annotations
 
 import argparse
 import copy
@@ -71,8 +72,8 @@ def correctness(device: torch.device) -> dict:
             student = timm.create_model("vit_tiny_patch16_224", **kw).to(device)
             model = AttentionTransferModel(
                 student, teacher, build_plan(TransferConfig(mode=Mode.DISTILL, layers="all"), student, teacher))
-            model.fused = fused
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            path = contextlib.nullcontext() if fused else model.reference_path()
+            with path, torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                 o = model.train()(x)
             loss = F.cross_entropy(o["logits"].float(), torch.arange(8, device=device) % 10) + 3.0 * o["attn_loss"]
             loss.backward()

@@ -87,13 +87,12 @@ def test_standard_student_learns_the_register_teachers_attention_among_its_token
     kept = [0] + list(range(3, 19))  # class token, then the 16 patches; registers 1-2 left out
     assert plan.teacher_tokens == tuple(kept)
     model = AttentionTransferModel(student, teacher, plan).eval()
-    model.capture = {}
-    with torch.no_grad():
+    with torch.no_grad(), model.capturing() as captured:
         model(images)
     index = torch.tensor(kept)
     for layer, full in attention_logits(teacher, images).items():
         expected = full.index_select(2, index).index_select(3, index).softmax(-1)
-        torch.testing.assert_close(model.capture[layer], expected, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(captured[layer], expected, rtol=1e-5, atol=1e-6)
 
     # vector targets: the loss at layer 0 is against the teacher's vectors of the student's tokens
     t_x = embed(teacher, images)

@@ -3,6 +3,7 @@
 Everything here runs on the CPU (its flash kernel), so the fused path's correctness never depends on a GPU;
 on CUDA the same code runs the memory-efficient kernel after :func:`usable` has checked it once.
 """
+import contextlib
 import copy
 from dataclasses import replace
 
@@ -128,12 +129,11 @@ def test_where_a_map_itself_is_needed_the_maps_path_is_taken(why, teacher):
                     average=MapAverage.EXAMPLES if why == "average" else MapAverage.NONE)
     plan = build_plan(TransferConfig(**transfer), student, teacher)
     model = AttentionTransferModel(student, teacher, replace(plan, sdpa=True))
+    with model.capturing() if why == "capture" else contextlib.nullcontext({}) as maps:
+        model.train()(torch.randn(2, 1, 32, 32))
+    assert model.paths_used == {"maps"} and model.capture is None
     if why == "capture":
-        model.capture = {}
-    model.train()(torch.randn(2, 1, 32, 32))
-    assert model.paths_used == {"maps"}
-    if why == "capture":
-        assert sorted(model.capture) == [0, 1, 2, 3]
+        assert sorted(maps) == [0, 1, 2, 3]
     if why == "dropout":  # evaluation has no dropout: fused again
         model.eval()(torch.randn(2, 1, 32, 32))
         assert model.paths_used == {"maps", "sdpa"}

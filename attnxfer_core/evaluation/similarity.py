@@ -27,12 +27,9 @@ def effective_maps(model: torch.nn.Module, images: Tensor) -> Maps:
     """Attention probabilities of a timm ViT, or those an AttentionTransferModel really uses."""
     if isinstance(model, AttentionTransferModel):
         model.eval()
-        model.capture = {}
-        try:
+        with model.capturing() as maps:
             model(images)
-            return dict(sorted(model.capture.items()))
-        finally:
-            model.capture = None
+        return dict(sorted(maps.items()))
     was = model.training
     model.eval()
     maps = {i: t.float().softmax(dim=-1) for i, t in attention_logits(model, images).items()}

@@ -15,8 +15,9 @@ teacher hands over its q and k and both methods run as fused attention calls
 """
 from __future__ import annotations
 
-from contextlib import ExitStack
-from typing import Optional
+import enum
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -54,18 +55,29 @@ def average_maps(probs: Tensor, how: MapAverage) -> Tensor:
     return probs
 
 
+class AttentionPath(str, enum.Enum):
+    """How map transfer runs in a forward pass."""
+
+    SDPA = "sdpa"  # fused attention kernels on the teacher's q and k: no N x N maps
+    MAPS = "maps"  # materialised fp32 maps; distillation's attention and loss as one closed-form autograd function
+    REFERENCE = "reference"  # materialised maps through plain autograd (tests hold the other two to it)
+
+
 class AttentionTransferModel(nn.Module):
     """Student ViT guided by a frozen teacher (attention copy or distillation).
 
     ``forward`` returns ``{"logits", "attn_loss", "layer_losses"}``; ``attn_loss``
     is the unweighted sum over transferred layers (None for copy modes).
-    ``fused=False`` selects the straightforward autograd path for map
-    distillation, which tests use as the reference for the fused one.
+    How a forward pass transfers maps is decided once per pass (:meth:`path_now`):
+    fused kernels without maps, materialised maps with distillation's closed-form
+    backward, or the straightforward autograd reference (``with model.reference_path():``,
+    what tests hold the other two to). ``with model.capturing() as maps:`` records each
+    layer's effective attention for analysis.
     """
 
-    fused: bool = True
-    # When a dict, forward() records each layer's effective attention probabilities
-    # (what the student really uses: the teacher's map where copied) for analysis.
+    _reference: bool = False  # set only by reference_path()
+    # While capturing(): each layer's effective attention probabilities (what the student really uses: the
+    # teacher's map where copied); None otherwise
     capture: Optional[dict] = None
 
     def __init__(self, student: VisionTransformer, teacher: VisionTransformer, plan: TransferPlan) -> None:
@@ -102,6 +114,30 @@ class AttentionTransferModel(nn.Module):
             self._index_cache[key] = torch.tensor(heads, dtype=torch.long, device=device)
         return self._index_cache[key]
 
+    @contextmanager
+    def capturing(self) -> Iterator[dict]:
+        """Record every layer's effective attention maps during the passes inside (they take the maps path)."""
+        previous, self.capture = self.capture, {}
+        try:
+            yield self.capture
+        finally:
+            self.capture = previous
+
+    @contextmanager
+    def reference_path(self) -> Iterator[None]:
+        """Distil maps through the straightforward autograd path inside (the tests' reference)."""
+        previous, self._reference = self._reference, True
+        try:
+            yield
+        finally:
+            self._reference = previous
+
+    def path_now(self, tokens: Tensor) -> AttentionPath:
+        """How this forward pass transfers maps: the one decision, made once per pass."""
+        if self._sdpa_now(tokens):
+            return AttentionPath.SDPA
+        return AttentionPath.REFERENCE if self._reference else AttentionPath.MAPS
+
     def _sdpa_now(self, tokens: Tensor) -> bool:
         """Whether this forward pass transfers maps through fused kernels (see the module's docstring).
 
@@ -132,9 +168,10 @@ class AttentionTransferModel(nn.Module):
         residual_target = plan.spec.target is Target.RESIDUAL
 
         x = embed(student, images)
-        sdpa = self._sdpa_now(x)
+        path = self.path_now(x)
+        sdpa = path is AttentionPath.SDPA
         if plan.spec.target is Target.MAP:
-            self.paths_used.add("sdpa" if sdpa else "maps")
+            self.paths_used.add("sdpa" if sdpa else "maps")  # the reference path is maps, for the summary
         with self._teacher_context(images):
             tx = embed(teacher, images)
         t_next = 0  # next teacher block to run
@@ -170,7 +207,7 @@ class AttentionTransferModel(nn.Module):
                 continue
             m1, m2 = m if m is not None else (None, None)
             h = blk.norm1(x)
-            heads_out, loss = self._student_attention(blk, h, lp, captured[1], layer=i, sdpa=sdpa)
+            heads_out, loss = self._student_attention(blk, h, lp, captured[1], layer=i, path=path)
             x = residual(x, blk.ls1(output(blk.attn, h, heads_out)), m1)
             x = mlp_branch(blk, x, m2)
             if loss is not None:
@@ -235,12 +272,13 @@ class AttentionTransferModel(nn.Module):
         self.capture[layer] = logits_of(p["q"], p["k"], blk.attn.scale).float().softmax(dim=-1)
 
     def _student_attention(
-        self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor], layer: int, sdpa: bool = False
+        self, blk: Block, h: Tensor, lp: LayerPlan, cap: dict[str, Tensor], layer: int,
+        path: AttentionPath = AttentionPath.MAPS,
     ) -> tuple[Tensor, Optional[Tensor]]:
         spec = self.plan.spec
         attn = blk.attn
         dropout_p = attn.attn_drop.p if self.training else 0.0
-        if sdpa:
+        if path is AttentionPath.SDPA:
             return self._sdpa_attention(attn, h, lp, cap, dropout_p)
         if spec.kind is Kind.COPY:
             parts = tuple(p for p in PARTS if p not in spec.replaced) if lp.full else PARTS
@@ -265,7 +303,7 @@ class AttentionTransferModel(nn.Module):
         heads_index = None if lp.full else self._index(lp.heads, h.device)
         if spec.target is Target.MAP:
             teacher_probs = self._teacher_heads(cap["probs"], lp)
-            if heads_index is None and self.fused and dropout_p == 0.0:
+            if heads_index is None and path is AttentionPath.MAPS and dropout_p == 0.0:
                 return fused_distill_attention(p["q"], p["k"], p["v"], teacher_probs, attn.scale)
             return reference_distill_attention(p["q"], p["k"], p["v"], teacher_probs, attn.scale, heads_index,
                                                attn.attn_drop)
