@@ -15,10 +15,10 @@
    earlier measurement's shape). The maps rows are the "before", +sdpa the "after".
 Writes gpu_check.json and gpu_bench.json (with date and device) into --out.
 """
-from __future__ import contextlib
-import annotations
+from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as dt
 import json
