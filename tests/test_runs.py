@@ -219,3 +219,19 @@ def test_a_compiled_forward_trains_like_the_eager_one(tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_reindex_renames_a_run_to_the_id_its_config_has_now(tmp_path):
+    from attnxfer_core.config import to_dict
+    from attnxfer_core.runs.reindex import reindex_runs
+    from attnxfer_core.runs.rundir import RunDir, run_dir_of
+
+    cfg = tiny_run(tmp_path)
+    rd = run_dir_of(cfg)
+    rd.create()
+    rd.write_config({"run_id": "scratch-old", "config": to_dict(cfg), "canonical": "old"})
+    rd.write_summary({"run_id": "scratch-old", "final": {}})
+    old = rd.path.rename(rd.path.parent / "scratch-old")
+    assert reindex_runs(old.parent, dry_run=True).lines == [f"scratch-old -> {rd.path.name}"] and old.exists()
+    done = reindex_runs(old.parent)
+    assert done.renamed == 1 and not old.exists() and RunDir(rd.path).summary()["run_id"] == rd.path.name

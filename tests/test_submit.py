@@ -129,7 +129,7 @@ def test_processes_share_a_study_by_its_run_locks(tmp_path, capsys):
 
 
 def test_a_passed_over_run_finished_elsewhere_does_not_hold_up_the_analyses(tmp_path, capsys, monkeypatch):
-    import attnxfer_core.cli.studies as studies_cli
+    import attnxfer_core.experiments.running as studies_cli
     from attnxfer_core.cli import main
     from attnxfer_core.errors import RunLockedError
 

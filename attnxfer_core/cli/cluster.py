@@ -4,9 +4,6 @@ measured steps of every run), ``submit`` its runs (SLURM job arrays or local pro
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-from dataclasses import replace
-from pathlib import Path
 
 from attnxfer_core.bench import rehearse as rh
 from attnxfer_core.cli.common import COUNT, command_line, study_parser, validated_study
@@ -14,11 +11,9 @@ from attnxfer_core.config.bounds import field_arg
 from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.scales import EMBEDDED, PAPER
 from attnxfer_core.experiments.study import select_runs
-from attnxfer_core.experiments.validation import run_problems
 from attnxfer_core.models.hub import hub_names, load_each
-from attnxfer_core.runs.files import atomic_write_json
-from attnxfer_core.runs.provenance import environment
 from slurm.profiles import ClusterProfile, load_profile, with_flags
+from slurm.rehearsal import rehearse_study
 from slurm.status import format_status
 from slurm.submit import EXECUTORS, current_status, submit_runs
 
@@ -54,51 +49,19 @@ def prefetch(args: argparse.Namespace) -> int:
 
 def rehearse(args: argparse.Namespace) -> int:
     """Train every run of the study a few steps (real models and recipes, synthetic images) and predict
-    the sweep's wall time and GPU-hours from what was measured."""
+    the sweep's wall time and GPU-hours from what was measured (:func:`slurm.rehearsal.rehearse_study`)."""
     if args.scale != PAPER:
         raise UserError("rehearse measures paper-scale runs on their GPUs: add --scale paper (embedded runs are "
                         "timed by attnxfer bench calibrate)")
     profile = with_flags(load_profile(args.profile), partition=args.partition, account=args.account, qos=args.qos,
                          array_parallelism=args.array_parallelism, hours=args.hours)
-    # a rehearsal is one process on one GPU: a profile's GPU count or node memory must not override that
-    profile = replace(profile, gpus_per_run=None, mem_gb=None)
     study, runs = validated_study(args)
-    runs = select_runs(runs, args.where or [])
-    if not runs:
-        raise UserError(f"--where selects no run of {study.name}")
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    root = Path(args.out or Path(runs[0].config.exec.runs_root) / "rehearsals" / f"{study.name}-{args.scale}-{stamp}")
-    if (root / "runs").exists() and any((root / "runs").iterdir()):
-        raise UserError(f"--out {root} holds an earlier rehearsal (its runs would resume, not be measured); "
-                        "give another --out, or remove it")
-    data_root = root / "data"
-    trials, measured_by = rh.rehearsals(runs, data_root, root / "runs", args.steps)
-    problems = run_problems(trials)
-    if problems:
-        raise UserError(f"rehearsal of {study.name}: {len(problems)} invalid run(s): " + "; ".join(problems[:3]))
-    per_class = rh.per_class(args.classes, rh.images_needed(trials, args.steps))
-    print(f"rehearsing {len(runs)} runs of {study.name} ({args.scale}) as {len(trials)} distinct rehearsals of "
-          f"{rh.WARMUP}+{args.steps} steps; images: {args.classes} classes x {per_class} in {data_root}")
-    rh.make_image_folder(data_root, args.classes, per_class)
-    _, jobs = submit_runs(trials, args.executor, profile)
-    failures = []
-    for job in jobs:
-        try:
-            job.result()
-        except Exception as exc:  # a failed rehearsal is reported with its run, not raised
-            failures.append(str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__)
-    by_id = {t.run_id: t for t in trials}
-    rows = [rh.prediction(run, rh.read_timing(by_id[measured_by[run.run_id]]), args.scale) for run in runs]
-    print(rh.format_report(rows))
-    for failure in failures:
-        print(f"failed: {failure}")
-    record = {"study": study.name, "scale": args.scale, "steps": args.steps, "warmup": rh.WARMUP,
-              "classes": args.classes, "command": command_line(args), "rows": rows, "failures": failures,
-              **environment()}
-    for path in [root / "rehearsal.json", *([Path(args.json)] if args.json else [])]:
-        atomic_write_json(path, record)
-        print(f"wrote {path}")
-    return 1 if failures or not all(r["measured"] for r in rows) else 0
+    outcome = rehearse_study(study, select_runs(runs, args.where or []), args.scale, args.steps, args.classes,
+                             args.executor, profile, command_line(args), out=args.out, json_path=args.json)
+    print(rh.format_report(outcome.rows))
+    for line in [*(f"failed: {f}" for f in outcome.failures), *(f"wrote {p}" for p in outcome.written)]:
+        print(line)
+    return 0 if outcome.ok else 1
 
 
 def status(args: argparse.Namespace) -> int:

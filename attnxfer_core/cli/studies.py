@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Optional
 
 from attnxfer_core.cli.common import add_progress, progress_of, study_parser, validated_study
-from attnxfer_core.errors import RunLockedError
-from attnxfer_core.experiments.analyses import analyze as analyze_study
-from attnxfer_core.experiments.analyses import run_evaluations
 from attnxfer_core.experiments.planning import embedded_costs, format_plan, model_lines, plan_rows, read_rehearsal
+from attnxfer_core.experiments.running import evaluate_and_analyze, run_study
 from attnxfer_core.experiments.scales import PAPER
-from attnxfer_core.experiments.study import PlannedRun, Study, select_runs
-from attnxfer_core.runs.rundir import run_dir_of
-from attnxfer_core.training.execute import execute
+from attnxfer_core.experiments.study import select_runs
 from studies import load_studies
 
 
@@ -51,50 +45,11 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_and_analyze(study: Study, args: argparse.Namespace, runs: list[PlannedRun],
-                         evaluate: list[PlannedRun]) -> Optional[Path]:
-    """The study's evaluations of every finished run in ``evaluate``, then its analyses over
-    ``runs``; returns where the analyses went (None: the study has none)."""
-    for run in evaluate:
-        if run.role == "run" and run_dir_of(run.config).finished:
-            run_evaluations(study, run_dir_of(run.config).path)
-    return analyze_study(study, args.scale, runs, args.seeds) if study.analyses else None
-
-
 def run(args: argparse.Namespace) -> int:
-    """Run a study's unfinished runs here, one after another (dependencies first).
-
-    A run another process is training (or whose teacher another process is training) is passed
-    over, not waited for: several ``attnxfer run`` processes on one machine share a study's runs
-    between them (each run's lock decides who trains it). The process that ends with nothing left
-    unfinished elsewhere runs the analyses.
-    """
+    """Run a study's unfinished runs here (several processes share them: :func:`run_study`)."""
     study, runs = validated_study(args)
-    chosen = select_runs(runs, args.where or [])
-    todo = [r for r in chosen if not run_dir_of(r.config).finished]
-    print(f"study {study.name}: {len(chosen)} runs selected, {len(todo)} to train", file=sys.stderr)
-    elsewhere = []
-    for i, planned in enumerate(todo, 1):
-        print(f"[{i}/{len(todo)}] {planned.run_id} ({planned.label}, seed {planned.seed})", file=sys.stderr, flush=True)
-        try:
-            result = execute(planned.config, progress=progress_of(args))
-        except RunLockedError as exc:
-            elsewhere.append(planned)
-            itself = exc.path == run_dir_of(planned.config).path
-            print(f"    passed over: another process is training {'it' if itself else f'a run it needs ({exc})'}",
-                  file=sys.stderr)
-            continue
-        final = result.summary.get("final", {})
-        print(f"    {', '.join(f'{k} {v:.3f}' for k, v in final.items() if k in ('top1', 'recon_loss'))}",
-              file=sys.stderr)
-    if args.train_only:
-        return 0
-    unfinished = [r for r in elsewhere if not run_dir_of(r.config).finished]
-    if unfinished:  # whoever finishes the last of them analyzes (or `attnxfer analyze` later)
-        print(f"{len(unfinished)} runs are still being trained by other processes: run `attnxfer analyze "
-              f"{study.name}` once they finish", file=sys.stderr)
-        return 0
-    written = evaluate_and_analyze(study, args, runs, chosen)
+    written = run_study(study, runs, select_runs(runs, args.where or []), args.scale, args.seeds,
+                        progress_of(args), args.train_only)
     if written is not None:
         print(f"analyses written to {written}", file=sys.stderr)
     return 0
@@ -102,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 def analyze(args: argparse.Namespace) -> int:
     study, runs = validated_study(args)
-    written = evaluate_and_analyze(study, args, runs, runs)
+    written = evaluate_and_analyze(study, args.scale, args.seeds, runs, runs)
     print(f"analyses written to {written}" if written is not None else f"study {study.name} has no analyses")
     return 0
 
