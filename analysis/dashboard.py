@@ -16,6 +16,7 @@ from typing import Iterable, Optional, Sequence
 import pandas as pd
 
 from analysis.aggregate import aggregate
+from analysis.forest import forest_figure, forest_rows, forest_svg
 from analysis.study_data import load_study_data
 from analysis.text_tables import fmt
 from analysis.verdicts import (
@@ -35,14 +36,15 @@ from attnxfer_core.runs.provenance import code_version
 from attnxfer_core.runs.rundir import RunState
 
 STYLE = """
-body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
+body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f3f3f3;cursor:pointer}tr:nth-child(even){background:#fafafa}
 .badge{padding:2px 6px;border-radius:4px;color:#fff;font-size:12px}
 .replicates{background:#2e7d32}.does-not-replicate{background:#c62828}.inconclusive{background:#f9a825;color:#222}
 .no-data{background:#9e9e9e}.uninformative{background:#6d4c41}
-.filter{margin:4px 0;padding:3px;width:260px}img{max-width:100%;border:1px solid #eee}
+.filter{margin:4px 0;padding:3px;width:260px}.facets label{margin-right:12px;font-size:13px}
+svg#forest text{font-size:11px}svg#forest .panel{font-size:13px}img{max-width:100%;border:1px solid #eee}
 pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}.note{color:#666;font-size:12px}
 """
 SCRIPT = """
@@ -61,6 +63,15 @@ document.querySelectorAll('table.sortable').forEach(function(table){
     });
   });
 });
+function facets(){
+  var want = {};
+  document.querySelectorAll('select.facet').forEach(function(s){ want[s.getAttribute('data-key')] = s.value; });
+  document.querySelectorAll('[data-study][data-verdict]').forEach(function(el){
+    var show = Object.keys(want).every(function(k){ return !want[k] || el.getAttribute('data-' + k) === want[k]; });
+    el.style.display = show ? '' : 'none';
+  });
+}
+document.querySelectorAll('select.facet').forEach(function(s){ s.addEventListener('change', facets); });
 document.querySelectorAll('input.filter').forEach(function(input){
   input.addEventListener('input', function(){
     var table = document.getElementById(input.getAttribute('data-table')), q = input.value.toLowerCase();
@@ -82,7 +93,7 @@ def page(title: str, body: str) -> str:
 
 
 def table_html(frame: pd.DataFrame, table_id: str, links: Optional[dict[str, str]] = None,
-               filter_box: bool = True) -> str:
+               filter_box: bool = True, link_column: str = "run_id") -> str:
     if frame.empty:
         return "<p class=\"note\">no rows</p>"
     head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
@@ -91,7 +102,7 @@ def table_html(frame: pd.DataFrame, table_id: str, links: Optional[dict[str, str
         cells = []
         for c in frame.columns:
             text = esc(row[c])
-            if links and c == "run_id" and str(row[c]) in links:
+            if links and c == link_column and str(row[c]) in links:
                 text = f"<a href=\"{esc(links[str(row[c])])}\">{text}</a>"
             cells.append(f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -133,35 +144,71 @@ def _badge(verdict: VerdictWord) -> str:
     return f"<span class=\"badge {BADGES[VerdictWord(verdict)]}\">{esc(verdict)}</span>"
 
 
+FACETS = ("study", "verdict", "role")  # what the index's filters select by (data-* attributes of claim rows)
+
+
+def _facets(verdicts: Sequence[Verdict]) -> str:
+    """One <select> per facet; the page's script hides the claims (plot and table) that do not match."""
+    out = []
+    for key in FACETS:
+        values = sorted({str(getattr(v, key) or "secondary") for v in verdicts})
+        options = "".join(f"<option value=\"{esc(x)}\">{esc(x)}</option>" for x in values)
+        out.append(f"<label>{key} <select class=\"facet\" data-key=\"{key}\"><option value=\"\">all</option>"
+                   f"{options}</select></label> ")
+    return f"<p class=\"facets\">{''.join(out)}</p>"
+
+
+def _claim_rows(verdicts: Sequence[Verdict], links: dict[str, str]) -> str:
+    return "".join(
+        f"<tr data-study=\"{esc(v.study)}\" data-verdict=\"{esc(v.verdict)}\" "
+        f"data-role=\"{esc(v.role or 'secondary')}\">"
+        f"<td><a href=\"{esc(links.get(v.study, '#'))}\">{esc(v.study)}</a></td><td>{esc(v.claim)}</td>"
+        f"<td>{esc(v.role)}</td><td>{esc(v.kind)}</td><td>{esc(v.paper)}</td><td>{_badge(v.verdict)}</td>"
+        f"<td>{_p(v.p)}</td><td>{_p(v.p_adjusted)}{'' if v.corrected or v.role == GATE else ' *'}</td>"
+        f"<td title=\"{esc(describe_contrast(v))}\">{esc(v.evidence)}</td></tr>" for v in verdicts)
+
+
+def describe_contrast(v: Verdict) -> str:
+    return f"{v.kind}: {v.evidence}"
+
+
+CLAIMS_HEAD = ("<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>role</th>"
+               "<th>kind</th><th>paper</th><th>verdict</th><th>p</th><th>Holm p</th><th>evidence</th></tr></thead>")
+RULES_NOTE = ("Each claim a study declares, decided from confidence intervals over seeds, paired by seed: superiority "
+              "when the 95% CI of the difference lies above the margin; equivalence when the 90% CI lies within "
+              "±margin (TOST); a share of a gap when its Fieller 95% CI lies above the threshold. A study's gate must "
+              "replicate for its other claims to be decided (else: uninformative). p: the rule's test on the "
+              "two-sided scale (p &lt; 0.05 exactly when the interval clears the rule); Holm p: adjusted over the "
+              "study's claims but its gate. A study whose protocol registers Holm replicates a claim only when its "
+              "Holm p is below alpha; * marks a study registered before that rule, decided as registered.")
+
+
 def build_dashboard(
     out: Path, studies: dict[str, dict], verdicts: Iterable[Verdict], figures_dir: Path,
     missing: Optional[dict[str, str]] = None,
 ) -> Path:
     """``studies``: name -> {"paper", "results", "aggregate", "status", "curves", "configs", "figures", "command",
-    "code_version"}; ``missing``: paper of each study without tables, named in the summary rather than left out."""
+    "code_version"}; ``missing``: paper of each study without tables, named in the summary rather than left out.
+    The index holds the forest plot of every claim, the claims table and the studies' progress; each study has
+    its own page (figures, claims, results, runs) and each run its own, so the index stays light."""
     if out.exists():
         shutil.rmtree(out)
-    (out / "runs").mkdir(parents=True)
-    (out / "figures").mkdir()
-    body = [f"<h1>attnxfer results</h1><p class=\"note\">made by <code>attnxfer dashboard</code> (code "
-            f"{esc(code_version())}) from the collected tables; each study's row says what made its tables.</p>"]
+    for folder in ("runs", "figures", "studies"):
+        (out / folder).mkdir(parents=True)
     verdicts = list(verdicts)
-    rows = "".join(f"<tr><td>{esc(v.study)}</td><td>{esc(v.claim)}</td><td>{esc(v.role)}</td><td>{esc(v.kind)}</td>"
-                   f"<td>{esc(v.paper)}</td><td>{_badge(v.verdict)}</td><td>{_p(v.p)}</td><td>{_p(v.p_adjusted)}"
-                   f"{'' if v.corrected or v.role == GATE else ' *'}</td><td>{esc(v.evidence)}</td></tr>"
-                   for v in verdicts)
-    body.append("<h2>Does it replicate?</h2><p class=\"note\">Each claim a study declares, decided from confidence "
-                "intervals over seeds, paired by seed: superiority when the 95% CI of the difference lies above the "
-                "margin; equivalence when the 90% CI lies within ±margin (TOST); a share of a gap when its Fieller "
-                "95% CI lies above the threshold. A study's gate must replicate for its other claims to be decided "
-                "(else: uninformative). p: the rule's test on the two-sided scale (p &lt; 0.05 exactly when the "
-                "interval clears the rule); Holm p: adjusted over the study's claims but its gate. A study whose "
-                "protocol registers Holm replicates a claim only when its Holm p is below alpha; * marks a study "
-                "registered before that rule, decided as registered.</p>"
-                "<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>role</th>"
-                "<th>kind</th>"
-                f"<th>paper</th><th>verdict</th><th>p</th><th>Holm p</th><th>evidence</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>")
+    links = {name: f"studies/{name}.html" for name in studies}
+    forest = forest_rows(verdicts)
+    forest_figure(forest, figures_dir, ("png", "pdf"))
+    shutil.copyfile(figures_dir / "claims.png", out / "figures" / "claims.png")
+    body = [f"<h1>attnxfer results</h1><p class=\"note\">made by <code>attnxfer dashboard</code> (code "
+            f"{esc(code_version())}) from the collected tables; each study's page says what made its tables.</p>",
+            "<h2>Every claim</h2><p class=\"note\">Estimate and interval (its verdict's level) against the rule's "
+            "threshold (dashed) and the paper's value (◇), by verdict colour; one panel per unit. Hover a claim for "
+            "its raw contrast; its label opens its study. Filters apply to the plot and the table. The same plot: "
+            "<a href=\"figures/claims.png\">figures/claims.png</a>.</p>", _facets(verdicts),
+            forest_svg(forest, links),
+            f"<h2>Does it replicate?</h2><p class=\"note\">{RULES_NOTE}</p>{CLAIMS_HEAD}"
+            f"<tbody>{_claim_rows(verdicts, links)}</tbody></table>"]
     progress = []
     for name, data in studies.items():
         status = data["status"]
@@ -179,33 +226,40 @@ def build_dashboard(
                          "tables made by": f"not collected: attnxfer run {name}, then attnxfer collect {name}",
                          "tables made at": ""})
     body.append("<h2>Studies</h2><p class=\"note\">One row per study: its runs by state, and its claims by verdict "
-                "(the panel above); a study without results says what is missing.</p>"
-                + table_html(pd.DataFrame(progress), "progress", filter_box=False))
+                "(the panel above); a study without results says what is missing. A study's name opens its page.</p>"
+                + table_html(pd.DataFrame(progress), "progress", filter_box=False, links=links, link_column="study"))
     for name, data in studies.items():
-        body.append(f"<h2 id=\"study-{esc(name)}\">{esc(name)} — {esc(data['paper'])}</h2>")
-        for figure in data["figures"]:
-            target = out / "figures" / figure.name
-            shutil.copyfile(figure, target)
-            body.append(f"<p><img src=\"figures/{esc(figure.name)}\" alt=\"{esc(figure.stem)}\"></p>")
-        links = {rid: f"runs/{rid}.html" for rid in data["configs"]}
-        body.append("<h3>Results (mean over seeds; ci95 = half-width of the 95% CI of the mean, "
-                    "std = sd over seeds)</h3>" + table_html(data["aggregate"], f"agg-{name}"))
-        body.append("<h3>Runs</h3>" + table_html(data["status"], f"status-{name}", links=links))
-        for rid, config in data["configs"].items():
-            curve = data["curves"]
-            points = [] if curve.empty else [(float(r.epoch), float(r.top1))
-                                              for r in curve[curve["run_id"] == rid].itertuples()
-                                              if r.top1 == r.top1]
-            evals = data["results"][data["results"]["run_id"] == rid] if not data["results"].empty else pd.DataFrame()
-            cols = [c for c in ("set", "top1", "top5", "nll", "ece", "n") if c in evals]
-            run_body = (f"<p><a href=\"../index.html#study-{esc(name)}\">back to {esc(name)}</a></p>"
-                        f"<h1>run {esc(rid)}</h1><h2>Learning curve</h2>{curve_svg(points)}"
-                        f"<h2>Evaluations</h2>{table_html(evals[cols] if cols else evals, 'evals')}"
-                        f"<h2>Config</h2><pre>{esc(json.dumps(config, indent=2, sort_keys=True))}</pre>")
-            (out / "runs" / f"{rid}.html").write_text(page(f"run {rid}", run_body))
+        _study_page(out, name, data, [v for v in verdicts if v.study == name])
     index = out / "index.html"
     index.write_text(page("attnxfer results", "".join(body)))
     return index
+
+
+def _study_page(out: Path, name: str, data: dict, claims: Sequence[Verdict]) -> None:
+    body = [f"<p><a href=\"../index.html\">all studies</a></p><h1>{esc(name)} — {esc(data['paper'])}</h1>"
+            f"<p class=\"note\">tables made by <code>{esc(data.get('command', ''))}</code> (code "
+            f"{esc(data.get('code_version', ''))})</p>"]
+    for figure in data["figures"]:
+        shutil.copyfile(figure, out / "figures" / figure.name)
+        body.append(f"<p><img src=\"../figures/{esc(figure.name)}\" alt=\"{esc(figure.stem)}\"></p>")
+    if claims:
+        body.append(f"<h2>Claims</h2>{CLAIMS_HEAD}<tbody>{_claim_rows(claims, {name: '#'})}</tbody></table>")
+    run_links = {rid: f"../runs/{rid}.html" for rid in data["configs"]}
+    body.append("<h2>Results (mean over seeds; ci95 = half-width of the 95% CI of the mean, std = sd over seeds)</h2>"
+                + table_html(data["aggregate"], f"agg-{name}"))
+    body.append("<h2>Runs</h2>" + table_html(data["status"], f"status-{name}", links=run_links))
+    (out / "studies" / f"{name}.html").write_text(page(f"{name}", "".join(body)))
+    for rid, config in data["configs"].items():
+        curve = data["curves"]
+        points = [] if curve.empty else [(float(r.epoch), float(r.top1))
+                                          for r in curve[curve["run_id"] == rid].itertuples() if r.top1 == r.top1]
+        evals = data["results"][data["results"]["run_id"] == rid] if not data["results"].empty else pd.DataFrame()
+        cols = [c for c in ("set", "top1", "top5", "nll", "ece", "n") if c in evals]
+        run_body = (f"<p><a href=\"../studies/{esc(name)}.html\">back to {esc(name)}</a></p>"
+                    f"<h1>run {esc(rid)}</h1><h2>Learning curve</h2>{curve_svg(points)}"
+                    f"<h2>Evaluations</h2>{table_html(evals[cols] if cols else evals, 'evals')}"
+                    f"<h2>Config</h2><pre>{esc(json.dumps(config, indent=2, sort_keys=True))}</pre>")
+        (out / "runs" / f"{rid}.html").write_text(page(f"run {rid}", run_body))
 
 
 def write_dashboard(studies: Sequence[Study], tables: Path, figures_dir: Path, out: Path) -> Path:

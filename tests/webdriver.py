@@ -28,7 +28,7 @@ def _port() -> int:
 
 
 class Browser:
-    def __init__(self, profile_dir: Path) -> None:
+    def __init__(self, profile_dir: Path, width: int = 0) -> None:
         self.port = _port()
         self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}"], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
@@ -45,7 +45,8 @@ class Browser:
             time.sleep(0.2)
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": [*FLAGS, f"--user-data-dir={profile_dir}"]},
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": [*FLAGS, f"--user-data-dir={profile_dir}",
+                                                                *([f"--window-size={width},1000"] if width else [])]},
             "goog:loggingPrefs": {"browser": "ALL"},
         }}}
         self.session = self._call("POST", "/session", caps)["value"]["sessionId"]
