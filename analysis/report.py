@@ -134,7 +134,10 @@ def _protocol_lines(study: Study, data: Optional[StudyData]) -> list[str]:
             f"{p.alpha:g}, multiplicity: {p.multiplicity}.")
     if data is not None:
         line += f" Seeds in the tables: {seeds_seen(data)}."
-    return [line]
+    lines = [line]
+    if p.public:
+        lines += ["", "Public when it was registered: " + "; ".join(p.public) + "."]
+    return lines
 
 
 def study_section(study: Study, tables: Path, figures: Path) -> list[str]:
