@@ -16,7 +16,7 @@ from typing import Iterable, Optional, Sequence
 import pandas as pd
 
 from analysis.aggregate import aggregate
-from analysis.forest import forest_figure, forest_rows, forest_svg
+from analysis.forest import COLOURS, forest_figure, forest_rows, forest_svg
 from analysis.study_data import load_study_data
 from analysis.text_tables import fmt
 from analysis.verdicts import (
@@ -35,14 +35,15 @@ from attnxfer_core.experiments.study import Study
 from attnxfer_core.runs.provenance import code_version
 from attnxfer_core.runs.rundir import RunState
 
-STYLE = """
+BADGES = {REPLICATES: "replicates", DOES_NOT: "does-not-replicate", INCONCLUSIVE: "inconclusive",
+          UNINFORMATIVE: "uninformative", NO_DATA: "no-data"}  # one style for every verdict word
+STYLE = "".join(f".{css}{{background:{COLOURS[word]}}}" for word, css in BADGES.items()) + """
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f3f3f3;cursor:pointer}tr:nth-child(even){background:#fafafa}
 .badge{padding:2px 6px;border-radius:4px;color:#fff;font-size:12px}
-.replicates{background:#2e7d32}.does-not-replicate{background:#c62828}.inconclusive{background:#f9a825;color:#222}
-.no-data{background:#9e9e9e}.uninformative{background:#6d4c41}
+.inconclusive{color:#222}
 .filter{margin:4px 0;padding:3px;width:260px}.facets label{margin-right:12px;font-size:13px}
 svg#forest text{font-size:11px}svg#forest .panel{font-size:13px}img{max-width:100%;border:1px solid #eee}
 pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}.note{color:#666;font-size:12px}
@@ -136,8 +137,6 @@ def _p(value: float) -> str:
     return "—" if value != value else f"{value:.3g}"
 
 
-BADGES = {REPLICATES: "replicates", DOES_NOT: "does-not-replicate", INCONCLUSIVE: "inconclusive",
-          UNINFORMATIVE: "uninformative", NO_DATA: "no-data"}  # one style for every verdict word
 
 
 def _badge(verdict: VerdictWord) -> str:
@@ -165,11 +164,7 @@ def _claim_rows(verdicts: Sequence[Verdict], links: dict[str, str]) -> str:
         f"<td><a href=\"{esc(links.get(v.study, '#'))}\">{esc(v.study)}</a></td><td>{esc(v.claim)}</td>"
         f"<td>{esc(v.role)}</td><td>{esc(v.kind)}</td><td>{esc(v.paper)}</td><td>{_badge(v.verdict)}</td>"
         f"<td>{_p(v.p)}</td><td>{_p(v.p_adjusted)}{'' if v.corrected or v.role == GATE else ' *'}</td>"
-        f"<td title=\"{esc(describe_contrast(v))}\">{esc(v.evidence)}</td></tr>" for v in verdicts)
-
-
-def describe_contrast(v: Verdict) -> str:
-    return f"{v.kind}: {v.evidence}"
+        f"<td title=\"{esc(v.kind)}\">{esc(v.evidence)}</td></tr>" for v in verdicts)
 
 
 CLAIMS_HEAD = ("<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>role</th>"
