@@ -162,7 +162,7 @@ def _claim_rows(verdicts: Sequence[Verdict], links: dict[str, str]) -> str:
         f"<tr data-study=\"{esc(v.study)}\" data-verdict=\"{esc(v.verdict)}\" "
         f"data-role=\"{esc(v.role or 'secondary')}\">"
         f"<td><a href=\"{esc(links.get(v.study, '#'))}\">{esc(v.study)}</a></td><td>{esc(v.claim)}</td>"
-        f"<td>{esc(v.role)}</td><td>{esc(v.kind)}</td><td>{esc(v.paper)}</td><td>{_badge(v.verdict)}</td>"
+        f"<td>{esc(v.role)}</td><td>{esc(v.kind)}</td><td>{esc(v.paper_says)}</td><td>{_badge(v.verdict)}</td>"
         f"<td>{_p(v.p)}</td><td>{_p(v.p_adjusted)}{'' if v.corrected or v.role == GATE else ' *'}</td>"
         f"<td title=\"{esc(v.kind)}\">{esc(v.evidence)}</td></tr>" for v in verdicts)
 

@@ -74,7 +74,8 @@ def forest_rows(verdicts: Sequence[Verdict]) -> list[ForestRow]:
         rows.append(ForestRow(
             v.study, v.claim, v.role or "secondary", str(v.verdict), panel, est * scale, low * scale, high * scale,
             level, None if v.threshold is None else v.threshold * scale,
-            None if v.paper is None else v.paper * scale, v.evidence, two_sided=v.kind == "equivalence"))
+            None if v.paper is None else v.paper * scale, f"{v.evidence}\npaper: {v.paper_says}",
+            two_sided=v.kind == "equivalence"))
     return rows
 
 

@@ -76,16 +76,12 @@ def _threshold(v: Verdict) -> str:
     return "—" if v.threshold is None else f"{v.threshold:g}"
 
 
-def _paper(v: Verdict) -> str:
-    return "—" if v.paper is None else f"{v.paper:g}"
-
-
 def claims_table(decided: Sequence[Verdict]) -> list[str]:
     lines = ["| role | claim | verdict | estimate [interval] | rule's threshold | paper | p, Holm p | seeds |",
              "|---|---|---|---|---|---|---|---|"]
     for v in decided:
         lines.append(f"| {v.role or '—'} | {_cell(v.claim)} | **{v.verdict}** | {_interval(v)} | {_threshold(v)} | "
-                     f"{_paper(v)} | {_cell(p_text(v))} | {v.seeds or '—'} |")
+                     f"{_cell(v.paper_says)} | {_cell(p_text(v))} | {v.seeds or '—'} |")
     return lines
 
 

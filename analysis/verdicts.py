@@ -49,6 +49,7 @@ from attnxfer_core.experiments.claims import (
     MatchedShift,
     Superiority,
     describe,
+    paper_says,
 )
 from attnxfer_core.experiments.protocol import HOLM
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
@@ -92,6 +93,7 @@ class Verdict:
     alpha: float = 0.05  # the level this verdict was decided at (a look's nominal level under alpha spending)
     corrected: bool = False  # whether the verdict itself honours p_adjusted (a protocol registering Holm)
     threshold: Optional[float] = None  # the margin / threshold the interval is held to
+    paper_says: str = "—"  # the paper's value or direction with its table or figure (claims.paper_says)
     seeds: int = 0  # seeds the claim's data cover (paired; a matched claim: seeds its analysis compared)
 
 
@@ -207,6 +209,7 @@ DECIDERS = {Superiority: superiority, Equivalence: equivalent, GapShare: share, 
 def decide(study: str, claim: Claim, data: StudyData, alpha: float = 0.05) -> Verdict:
     verdict = DECIDERS[type(claim)](study, claim, data, alpha)
     verdict.role = claim.role
+    verdict.paper_says = paper_says(claim)
     verdict.alpha = alpha
     if not verdict.seeds and verdict.interval is not None:
         verdict.seeds = verdict.interval.n

@@ -4,7 +4,7 @@ Embedded scale, registered 2026-12-03 (``studies/averaging.protocol.md``): the m
 scratch baseline for the gate. The first registration's short-budget results are withdrawn (that budget
 reversed copy and distillation).
 """
-from attnxfer_core.experiments.claims import PRIMARY, Superiority, gate
+from attnxfer_core.experiments.claims import PAPER_OVER_SCRATCH, PRIMARY, TABLE1, Superiority, gate
 from attnxfer_core.experiments.figures import GroupedBars
 from attnxfer_core.experiments.protocol import registered_again
 from attnxfer_core.experiments.scales import base_run
@@ -23,6 +23,9 @@ runs unless the gate fails or the primary claim is decided. The gate had no pilo
 the same contrast needs 4-5 seeds (`attnxfer power main`)."""
 
 
+STUDY_SOURCE = "appendix (map averaging)"  # "averaging over examples or queries hurts a lot"
+
+
 def _build(scale, p):
     cfg = base_run(scale, Mode(p["method"]))
     return cfg if p["method"] == "scratch" else with_values(cfg, {"transfer.average": p["average"]})
@@ -30,7 +33,7 @@ def _build(scale, p):
 
 STUDY = Study(
     name="averaging",
-    paper="appendix (map averaging)",
+    paper=STUDY_SOURCE,
     description="Are per-example, per-query maps needed? Average them away and see.",
     points=lambda scale: ([{"method": "scratch", "average": "none"}]
                           + product(method=("copy", "distill"), average=("none", "examples", "queries"))),
@@ -38,10 +41,11 @@ STUDY = Study(
     references=(Reference("averaged", None, "averaging over examples or queries hurts a lot (values unknown)"),),
     figures=(GroupedBars(x="average", hue="method", title="Appendix: teacher maps averaged before transfer"),),
     claims=(gate("distilling the teacher's own maps beats training from scratch",
-                 better={"method": "distill", "average": "none"}, worse={"method": "scratch"}),)
+                 better={"method": "distill", "average": "none"}, worse={"method": "scratch"},
+                 paper=PAPER_OVER_SCRATCH, source=TABLE1),)
     + tuple(Superiority(text=f"Averaging teacher maps over {how} hurts (distill)",
                         better={"method": "distill", "average": "none"}, worse={"method": "distill", "average": how},
-                        role=PRIMARY if how == "examples" else "secondary")
+                        role=PRIMARY if how == "examples" else "secondary", source=STUDY_SOURCE)
             for how in ("examples", "queries")),
     protocol=registered_again("averaging", "2026-12-03", (7, 13), RATIONALE,
                               "the withdrawn short-budget results of this study (seeds 0-2, committed 2026-11-30)",

@@ -14,7 +14,15 @@ its results are withdrawn (git history keeps them). Cost: ``attnxfer plan budget
 from dataclasses import replace
 
 from attnxfer_core.config import RunConfig
-from attnxfer_core.experiments.claims import PRIMARY, Equivalence, GapShare, Superiority, gate
+from attnxfer_core.experiments.claims import (
+    PAPER_OVER_SCRATCH,
+    PRIMARY,
+    TABLE1,
+    Equivalence,
+    GapShare,
+    Superiority,
+    gate,
+)
 from attnxfer_core.experiments.figures import LearningCurves, SweepLines
 from attnxfer_core.experiments.protocol import registered_again
 from attnxfer_core.experiments.scales import base_run
@@ -61,17 +69,19 @@ def _claims(scale):
         return ()
     longest = BUDGETS[-1]
     at = lambda b, m: {"budget": b, "method": m}  # noqa: E731
-    claims = [gate("at the main budget, fine-tuning beats training from scratch", at(1, "finetune"), at(1, "scratch"))]
+    claims = [gate("at the main budget, fine-tuning beats training from scratch", at(1, "finetune"), at(1, "scratch"),
+                   paper=PAPER_OVER_SCRATCH, source=TABLE1)]
     for b in sorted(BUDGETS, key=lambda b: b != longest):  # the longest budget's (primary) claims first
         role = PRIMARY if b == longest else "secondary"
         claims.append(Equivalence(text=f"At {b}x, distillation matches fine-tuning at the same budget (within ±1 "
                                        "point; paper: 85.7 vs 85.7)", a=at(b, "distill"), b=at(b, "finetune"),
-                                  margin=1.0, paper=0.0, role=role))
+                                  margin=1.0, paper=0.0, source=TABLE1, role=role))
         claims.append(GapShare(text=f"At {b}x, copy recovers most of the scratch -> fine-tune gap at the same "
                                     "budget, more than 50% (paper: 77.8%)", method=at(b, "copy"),
-                               low=at(b, "scratch"), high=at(b, "finetune"), threshold=0.5, paper=0.778, role=role))
+                               low=at(b, "scratch"), high=at(b, "finetune"), threshold=0.5, paper=0.778,
+                               source=TABLE1, role=role))
     claims += [Superiority(text=f"At {b}x, distillation beats copy (paper: +0.6)", better=at(b, "distill"),
-                           worse=at(b, "copy"), paper=0.6) for b in BUDGETS]
+                           worse=at(b, "copy"), paper=0.6, source=TABLE1) for b in BUDGETS]
     return tuple(claims)
 
 

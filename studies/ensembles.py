@@ -42,7 +42,8 @@ STUDY = Study(
     figures=(EnsembleBars(title="Table 1: ensembles"),),
     claims=(
         Superiority(text="A distilled student with its fine-tuned teacher ensembles better than two fine-tuned models",
-                    better={"ensemble": "distill+finetune"}, worse={"ensemble": "finetune+finetune"}),
+                    better={"ensemble": "distill+finetune"}, worse={"ensemble": "finetune+finetune"},
+                    source="Table 1 (ensembles)"),
         Superiority(text="A copied student with its fine-tuned teacher ensembles better than two fine-tuned models",
                     better={"ensemble": "copy+finetune"}, worse={"ensemble": "finetune+finetune"}),
     ),

@@ -5,13 +5,14 @@ once); only feature distillation is trained here. Registered again on 2026-12-03
 (``studies/feature_kd.protocol.md``), after every one of its numbers was public, to hold the claim to the
 paper's effect: a re-analysis under a stricter rule, not a new test.
 """
-from attnxfer_core.experiments.claims import PRIMARY, Superiority, gate
+from attnxfer_core.experiments.claims import PAPER_OVER_SCRATCH, PRIMARY, TABLE1, Superiority, gate
 from attnxfer_core.experiments.figures import GroupedBars
 from attnxfer_core.experiments.protocol import Protocol
 from attnxfer_core.experiments.scales import base_run
 from attnxfer_core.experiments.study import Reference, Study, product
 from attnxfer_core.modes import Mode
 
+SOURCE = "appendix (feature distillation)"
 PAPER_GAP = 4.4  # points: 85.7 (attention distillation) - 81.3 (feature distillation), ViT-L on ImageNet
 
 RATIONALE = """\
@@ -35,12 +36,14 @@ STUDY = Study(
     references=(Reference("distill", 85.7), Reference("feature_kd", 81.3)),
     figures=(GroupedBars(x="method", title="Appendix: attention vs feature distillation", paper_column=True),),
     claims=(gate("attention distillation beats training from scratch", better={"method": "distill"},
-                 worse={"method": "scratch"}),
+                 worse={"method": "scratch"}, paper=PAPER_OVER_SCRATCH, source=TABLE1),
             Superiority(text=f"Attention distillation beats residual-stream feature distillation by more than half "
                              f"the paper's {PAPER_GAP:g} points", better={"method": "distill"},
-                        worse={"method": "feature_kd"}, paper=PAPER_GAP, paper_fraction=0.5, role=PRIMARY),
+                        worse={"method": "feature_kd"}, paper=PAPER_GAP, paper_fraction=0.5, role=PRIMARY,
+                        source=SOURCE),
             Superiority(text="Attention distillation beats residual-stream feature distillation",
-                        better={"method": "distill"}, worse={"method": "feature_kd"}, paper=PAPER_GAP)),
+                        better={"method": "distill"}, worse={"method": "feature_kd"}, paper=PAPER_GAP,
+                        source=SOURCE)),
     protocol=Protocol(file="studies/feature_kd.protocol.md", registered="2026-12-03",
                       public=("every run: feature_kd seeds 0-2 (committed 2026-11-30) and main's scratch and "
                               "distillation seeds 0-2 (committed 2026-11-29)",),

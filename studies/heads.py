@@ -5,7 +5,7 @@ head count of the 4-head student. The paper's curve rises and saturates near 12 
 analogue is 3 of 4: the claims test that all heads beat one, and that three match all four within a point.
 The first registration's short-budget results are withdrawn (that budget reversed copy and distillation).
 """
-from attnxfer_core.experiments.claims import PRIMARY, Equivalence, Superiority, gate
+from attnxfer_core.experiments.claims import PAPER_OVER_SCRATCH, PRIMARY, TABLE1, Equivalence, Superiority, gate
 from attnxfer_core.experiments.figures import SweepLines
 from attnxfer_core.experiments.protocol import registered_again
 from attnxfer_core.experiments.scales import base_run, heads_of
@@ -43,15 +43,16 @@ def _claims(scale):
     heads = heads_of(scale)
     near = (3 * heads) // 4  # 12 of 16 in the paper
     claims = [gate(f"distilling all {heads} heads beats training from scratch",
-                   better={"method": "distill", "heads": heads}, worse={"method": "scratch"})]
+                   better={"method": "distill", "heads": heads}, worse={"method": "scratch"},
+                   paper=PAPER_OVER_SCRATCH, source=TABLE1)]
     for method in ("copy", "distill"):
         claims.append(Superiority(text=f"More heads transfer more: all {heads} heads beat one ({method})",
                                   better={"method": method, "heads": heads}, worse={"method": method, "heads": 1},
-                                  role=PRIMARY if method == "distill" else "secondary"))
+                                  role=PRIMARY if method == "distill" else "secondary", source="Fig 4"))
         claims.append(Equivalence(text=f"Transfer saturates before all heads: {near} of {heads} heads match all "
                                        f"{heads} within 1 point ({method})",
                                   a={"method": method, "heads": near}, b={"method": method, "heads": heads},
-                                  margin=1.0))
+                                  margin=1.0, source="Fig 4"))
     return tuple(claims)
 
 

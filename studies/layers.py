@@ -61,11 +61,11 @@ def _claims(scale):
                  better={"method": "distill", "side": "all"}, worse={"method": "scratch"}),) + tuple(
         Superiority(text=f"Later layers matter more: last-{k} beats first-{k} ({method})",
                     better={"method": method, "side": "last", "k": k},
-                    worse={"method": method, "side": "first", "k": k})
+                    worse={"method": method, "side": "first", "k": k}, source="Fig 3")
         for method in ("copy", "distill")) + (
         Superiority(text=f"More layers transfer more: all {depth} layers beat the last {k} (distill)",
                     better={"method": "distill", "side": "all"}, worse={"method": "distill", "side": "last", "k": k},
-                    role=PRIMARY),)
+                    role=PRIMARY, source="Fig 3"),)
 
 
 STUDY = Study(

@@ -3,7 +3,7 @@
 At embedded scale this study is pre-registered: ``studies/main.protocol.md`` fixes
 its runs, seeds, endpoints and decision rules, and was committed before its runs.
 """
-from attnxfer_core.experiments.claims import GATE, PRIMARY, Equivalence, GapShare, Superiority
+from attnxfer_core.experiments.claims import GATE, PRIMARY, TABLE1, Equivalence, GapShare, Superiority
 from attnxfer_core.experiments.figures import AttentionMapsPicture, LearningCurves, MethodBars
 from attnxfer_core.experiments.scales import base_run
 from attnxfer_core.experiments.study import Reference, Study, product
@@ -29,18 +29,20 @@ STUDY = Study(
     figures=(MethodBars(title="Fig 1 / Table 1"), LearningCurves(), AttentionMapsPicture()),
     claims=(
         Superiority(text="Gate: fine-tuning the pretrained teacher clearly beats training from scratch "
-                         "(by more than 2 points)", better=FINETUNE, worse=SCRATCH, margin=2.0, paper=2.7, role=GATE),
+                         "(by more than 2 points)", better=FINETUNE, worse=SCRATCH, margin=2.0, paper=2.7,
+                    source=TABLE1, role=GATE),
         Equivalence(text="Attention distillation matches fine-tuning, within ±1 point (paper: 85.7 vs 85.7)",
-                    a=DISTILL, b=FINETUNE, margin=1.0, paper=0.0, role=PRIMARY),
+                    a=DISTILL, b=FINETUNE, margin=1.0, paper=0.0, source=TABLE1, role=PRIMARY),
         GapShare(text="Attention distillation recovers nearly all of the scratch -> fine-tune gap, more than 80% "
                       "(paper: 100%)", method=DISTILL, low=SCRATCH, high=FINETUNE, threshold=0.8, paper=1.0,
-                 role=PRIMARY),
+                 source=TABLE1, role=PRIMARY),
         GapShare(text="Attention copy recovers most of the scratch -> fine-tune gap, more than 50% (paper: 77.8%)",
-                 method=COPY, low=SCRATCH, high=FINETUNE, threshold=0.5, paper=0.778),
-        Superiority(text="Attention copy beats training from scratch", better=COPY, worse=SCRATCH, paper=2.1),
+                 method=COPY, low=SCRATCH, high=FINETUNE, threshold=0.5, paper=0.778, source=TABLE1),
+        Superiority(text="Attention copy beats training from scratch", better=COPY, worse=SCRATCH, paper=2.1,
+                    source=TABLE1),
         Superiority(text="Attention distillation beats training from scratch", better=DISTILL, worse=SCRATCH,
-                    paper=2.7),
+                    paper=2.7, source=TABLE1),
         Superiority(text="Attention distillation beats attention copy (paper: +0.6)", better=DISTILL, worse=COPY,
-                    paper=0.6),
+                    paper=0.6, source=TABLE1),
     ),
 )

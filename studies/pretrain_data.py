@@ -8,7 +8,7 @@ interaction it is. The first registration's short-budget results are withdrawn.
 from dataclasses import replace
 
 from attnxfer_core.config import PretrainMethod
-from attnxfer_core.experiments.claims import PRIMARY, GainDifference, Superiority, gate
+from attnxfer_core.experiments.claims import PAPER_OVER_SCRATCH, PRIMARY, TABLE1, GainDifference, Superiority, gate
 from attnxfer_core.experiments.figures import GroupedBars
 from attnxfer_core.experiments.presets import embedded_teacher
 from attnxfer_core.experiments.protocol import registered_again
@@ -75,15 +75,17 @@ def _claims(scale):
     matched, shifted = ({"teacher_data": d, "downstream": "fashion_mnist"} for d in ("fashion_mnist", "mnist5k"))
     return (
         gate("fine-tuning the matched teacher beats training from scratch",
-             better={**matched, "method": "finetune"}, worse={"method": "scratch"}),
+             better={**matched, "method": "finetune"}, worse={"method": "scratch"},
+             paper=PAPER_OVER_SCRATCH, source=TABLE1),
         GainDifference(text="Fine-tuning's lead over distillation is larger with a teacher pretrained on other "
                             "data than with a matched one (the paper: transfer matches fine-tuning when the data "
                             "match, falls behind under a shift)",
                        gain={**shifted, "method": "finetune"}, over={**shifted, "method": "distill"},
                        than={**matched, "method": "finetune"}, than_over={**matched, "method": "distill"},
-                       role=PRIMARY),
+                       role=PRIMARY, source="Table 3"),
         Superiority(text="Under a pretraining-data shift, attention distillation falls behind fine-tuning",
-                    better={**shifted, "method": "finetune"}, worse={**shifted, "method": "distill"}),
+                    better={**shifted, "method": "finetune"}, worse={**shifted, "method": "distill"},
+                    source="Table 3"),
         Superiority(text="A teacher pretrained on other data transfers less (distillation)",
                     better={**matched, "method": "distill"}, worse={**shifted, "method": "distill"}),
     )

@@ -5,7 +5,7 @@ scratch baseline for the gate. The first registration ran the short budget, unde
 distillation (64.60 vs 61.77) while the main recipe ranks distillation 4.28 points above copy: a budget
 that reverses the methods' ranking cannot rank their variants, so those results are withdrawn.
 """
-from attnxfer_core.experiments.claims import PRIMARY, Superiority, gate
+from attnxfer_core.experiments.claims import PAPER_OVER_SCRATCH, PRIMARY, TABLE1, Superiority, gate
 from attnxfer_core.experiments.figures import GroupedBars
 from attnxfer_core.experiments.protocol import registered_again
 from attnxfer_core.experiments.scales import base_run
@@ -47,12 +47,14 @@ STUDY = Study(
     ),
     figures=(GroupedBars(x="target", hue="kind", title="Table 2: transfer Q, K or V instead of the map"),),
     claims=(gate("distilling the attention map beats training from scratch",
-                 better={"kind": "distill", "target": "map"}, worse={"method": "scratch"}),
+                 better={"kind": "distill", "target": "map"}, worse={"method": "scratch"},
+                 paper=PAPER_OVER_SCRATCH, source=TABLE1),
             Superiority(text="Copying Q alone beats copying the attention map",
                         better={"kind": "copy", "target": "q"}, worse={"kind": "copy", "target": "map"},
-                        role=PRIMARY),
+                        role=PRIMARY, source="Table 2"),
             Superiority(text="Distilling Q alone beats distilling the attention map",
-                        better={"kind": "distill", "target": "q"}, worse={"kind": "distill", "target": "map"})),
+                        better={"kind": "distill", "target": "q"}, worse={"kind": "distill", "target": "map"},
+                        source="Table 2")),
     protocol=registered_again("qkv", "2026-12-03", (3, 6), RATIONALE,
                               "the withdrawn short-budget results of this study (seeds 0-2, committed 2026-11-30)",
                               "main's full-recipe scratch, copy (= copy of the map) and distillation (= distillation "

@@ -74,7 +74,7 @@ def _claims(scale):
         text=f"{label} scales with size: its gain over scratch is larger at {large} than at {small}",
         gain={"size": large, "method": method}, over={"size": large, "method": "scratch"},
         than={"size": small, "method": method}, than_over={"size": small, "method": "scratch"},
-        role=PRIMARY if method == "distill" else "secondary")
+        role=PRIMARY if method == "distill" else "secondary", source="Table 5")
         for method, label in (("finetune", "Fine-tuning"), ("copy", "Attention copy"),
                               ("distill", "Attention distillation")))
 

@@ -22,6 +22,6 @@ STUDY = Study(
         Superiority(text=f"Copy-Q's attention is farther from the {ref} model's than distillation's is "
                          f"(JSD, matched heads, mean over layers)",
                     better={"method": "copy_q"}, worse={"method": "distill"},
-                    metric=f"similarity:jsd_matched/{ref}")
+                    metric=f"similarity:jsd_matched/{ref}", source="appendix (attention similarity)")
         for ref in ("pretrained", "finetuned")),
 )

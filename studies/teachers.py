@@ -64,7 +64,8 @@ def _claims(scale):
     return tuple(Superiority(text=f"Teacher quality dominates: a pretrained ({teacher}) teacher beats a random one "
                                   f"({method})",
                              better={"method": method, "init": "random", "teacher": teacher},
-                             worse={"method": method, "init": "random", "teacher": "random"})
+                             worse={"method": method, "init": "random", "teacher": "random"},
+                             source="appendix (teacher x student-init grid)")
                  for method in ("copy", "distill") for teacher in ("mae", "supervised"))
 
 

@@ -10,8 +10,9 @@ from analysis.power import claim_power, one_sided_power, sd_upper, seeds_needed,
 from analysis.stats import gap_share, gap_share_p, holm, p_above, paired_difference
 from analysis.study_data import StudyData
 from analysis.verdicts import DOES_NOT, INCONCLUSIVE, REPLICATES, UNINFORMATIVE, decide, next_look, study_verdicts
-from attnxfer_core.experiments.claims import GATE, GapShare, MatchedShift, Superiority
+from attnxfer_core.experiments.claims import GATE, GapShare, MatchedShift, Superiority, paper_says
 from attnxfer_core.experiments.protocol import Protocol
+from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.experiments.validation import name_problems
 from studies import get_study
@@ -181,6 +182,27 @@ def test_protocol_and_claim_fields_are_checked_before_anything_trains():
     for phrase in ("paper_fraction needs the paper's value", "tolerance must be > 0", "protocol.alpha",
                    "protocol.multiplicity 'bonferroni'", "protocol.looks"):
         assert phrase in problems
+    unsourced = _study([Superiority(text="t", better={"method": "copy"}, worse={"method": "scratch"}, paper=2.1)])
+    assert "paper=2.1 needs its source" in " ".join(name_problems(unsourced, "embedded"))
+
+
+def test_the_paper_column_says_a_number_or_a_direction_with_where_the_paper_says_it():
+    copy, scratch = {"method": "copy"}, {"method": "scratch"}
+    assert paper_says(Superiority(text="t", better=copy, worse=scratch)) == "—"  # the paper states nothing
+    assert paper_says(Superiority(text="t", better=copy, worse=scratch, paper=2.1, source="Table 1")) == "2.1, Table 1"
+    assert paper_says(Superiority(text="t", better=copy, worse=scratch, source="Table 2")) == "> 0, Table 2"
+    share = GapShare(text="t", method=copy, low=scratch, high={"method": "finetune"}, threshold=0.5, paper=0.778,
+                     source="Table 1")
+    assert paper_says(share) == "77.8%, Table 1"
+    assert paper_says(dataclasses.replace(share, paper=None)) == "> 0%, Table 1"
+    # every registered claim that states the paper's number names where; the paper's directions are filled
+    said = {c.text: paper_says(c) for name in ("qkv", "layers", "heads", "pretrain_data", "robustness", "scale",
+                                              "similarity", "teachers", "averaging")
+            for c in get_study(name).claims_at(EMBEDDED)}
+    assert said["Copying Q alone beats copying the attention map"] == "> 0, Table 2"
+    assert sum(v != "—" for v in said.values()) >= len(said) - 4  # only gates the paper does not restate, and ours
+    verdict = decide("x", share, _data(_study([share]), PER_METHOD))
+    assert verdict.paper_says == "77.8%, Table 1"
 
 
 def test_power_matches_the_textbook_and_a_simulation():

@@ -25,6 +25,12 @@ A selector may name one of the study's ensembles instead (``{"ensemble":
 value of the similarity analysis (``similarity:jsd_matched/pretrained``, averaged
 over layers) instead of a clean-set metric.
 
+Each claim names its ``source``: the table, figure or appendix section where the
+paper states what the claim tests, with the number in ``paper`` where the paper
+gives one and only the direction otherwise (:func:`paper_says` renders it);
+``None`` where the paper states nothing (our gates' thresholds, claims beyond
+the paper). A ``paper`` value without a source is refused at validation.
+
 Each claim has a role: a ``gate`` that must hold for the experiment to be
 informative (fine-tuning must clearly beat scratch before "transfer recovers the
 gap" means anything), ``primary`` endpoints, and ``secondary`` ones.
@@ -67,6 +73,9 @@ class Claim:
     # A pre-registered protocol names its endpoints: the gate (when it does not replicate, the experiment
     # cannot speak to the others: they are "uninformative"), the primary endpoints, and the rest.
     role: str = SECONDARY
+    # where the paper states what this claim tests ("Table 2", "appendix (feature distillation)"): with the number
+    # in ``paper`` where it gives one, its direction alone otherwise; None: the paper states nothing about it
+    source: Optional[str] = None
 
     kind: ClassVar[str] = ""
 
@@ -180,8 +189,30 @@ class MatchedShift(Claim):
 GATE_MARGIN = 2.0  # points: the main protocol's "clearly beats", used by every study's gate
 
 
-def gate(text: str, better: Selector, worse: Selector, margin: float = GATE_MARGIN) -> Superiority:
+def gate(text: str, better: Selector, worse: Selector, margin: float = GATE_MARGIN,
+         paper: Optional[float] = None, source: Optional[str] = None) -> Superiority:
     """A study's gate: ``better`` beats ``worse`` by more than ``margin`` points, or nothing else is decided
-    (an ablation of a transfer that does not clearly beat scratch cannot say what the transfer needs)."""
+    (an ablation of a transfer that does not clearly beat scratch cannot say what the transfer needs).
+    ``paper``/``source``: the paper's value of the same contrast, where it states one (never a threshold)."""
     return Superiority(text=f"Gate: {text} (by more than {margin:g} points)", better=better, worse=worse,
-                       margin=margin, role=GATE)
+                       margin=margin, role=GATE, paper=paper, source=source)
+
+
+TABLE1 = "Table 1"
+# Table 1 (ViT-L, MAE): fine-tuning and distillation 85.7, scratch 83.0: the contrast most studies' gates restate
+PAPER_OVER_SCRATCH = 2.7
+
+
+def paper_says(claim: Claim) -> str:
+    """What the paper states about the quantity a claim tests, with where: ``2.7, Table 1``, ``77.8%, Table 1``,
+    ``> 0, Table 2`` where it gives only the direction the claim takes, ``—`` where it states nothing."""
+    if claim.source is None:
+        return "—"
+    value = getattr(claim, "paper", None)
+    if value is None:
+        said = {Equivalence: "≈ 0", GapShare: "> 0%"}.get(type(claim), "> 0")
+    elif isinstance(claim, GapShare):
+        said = f"{100 * value:.3g}%"
+    else:
+        said = f"{value:g}"
+    return f"{said}, {claim.source}"

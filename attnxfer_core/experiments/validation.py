@@ -66,6 +66,8 @@ def name_problems(study: Study, scale: Scale) -> list[str]:
                 problems.append(f"{where}: paper_fraction must be in (0, 1], got {claim.paper_fraction}")
             if claim.margin:
                 problems.append(f"{where}: give margin or paper_fraction, not both (the fraction sets the margin)")
+        if getattr(claim, "paper", None) is not None and claim.source is None:
+            problems.append(f"{where}: paper={claim.paper:g} needs its source (the table or figure that states it)")
         if isinstance(claim, MatchedShift):
             if not claim.tolerance > 0:
                 problems.append(f"{where}: tolerance must be > 0 points, got {claim.tolerance}")
