@@ -131,7 +131,8 @@ def read_run(run: PlannedRun, path: Path) -> RunRecord:
         rows.append({**base, "set": name, "epoch": summary.epochs, **metrics})
     status = {**base, "state": RunState.DONE.value, "last_epoch": last_epoch, "error": "",
               "train_seconds": summary.train_seconds, "code_version": summary.code_version,
-              "device": summary.device or None, "threads": _threads(summary)}
+              "device": summary.device or None, "threads": _threads(summary),
+              "cpu_isa": summary.extra.get("cpu_isa")}  # None: trained before it was recorded
     return RunRecord(RunState.DONE.value, rows, status, curve)
 
 

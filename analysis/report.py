@@ -110,6 +110,10 @@ def _provenance_lines(data: StudyData) -> list[str]:
     done = status[status.get("state", pd.Series(dtype=object)) == "done"] if not status.empty else status
     devices = sorted({str(d) for d in done.get("device", pd.Series(dtype=object)).dropna()})
     codes = sorted({str(c)[:12] for c in done.get("code_version", pd.Series(dtype=object)).dropna()})
+    isas = sorted({str(i) for i in done.get("cpu_isa", pd.Series(dtype=object)).dropna()})
+    if isas:  # recorded since 2026-12-04; mixed CPUs can differ by round-off on the same code
+        devices = [f"{d} ({'mixed vector ISAs: ' if len(isas) > 1 else ''}{', '.join(isas)})" if d == "cpu" else d
+                   for d in devices]
     prov = data.provenance
     return [f"Tables made by `{prov.get('command', '?')}` (code {str(prov.get('code_version', '?'))[:12]}, "
             f"{prov.get('scale', '?')} scale) from {len(done)} finished runs of {len(status)}, trained on "

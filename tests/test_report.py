@@ -1,7 +1,8 @@
 """results/README.md is generated (attnxfer report) from the committed tables, never typed by hand."""
+import dataclasses
 from pathlib import Path
 
-from analysis.report import report_text
+from analysis.report import _provenance_lines, report_text
 from analysis.study_data import load_study_data
 from analysis.verdicts import study_verdicts
 from attnxfer_core.cli import main
@@ -39,3 +40,13 @@ def test_a_study_without_tables_says_what_would_make_them(tmp_path):
     text = report_text([get_study("qkv")], tmp_path, tmp_path)
     assert "No results committed yet: `attnxfer run qkv`, then `attnxfer collect qkv`." in text
     assert "studies/qkv.protocol.md" in text
+
+
+def test_the_provenance_line_names_the_cpus_vector_isa_and_says_when_a_table_mixes_them():
+    data = load_study_data(get_study("robustness"), RESULTS / "tables")
+    assert "cpu" in _provenance_lines(data)[0] and "ISA" not in _provenance_lines(data)[0]  # not yet recorded
+    status = data.status.copy()
+    status["cpu_isa"] = "AVX512"
+    assert "trained on cpu (AVX512)" in _provenance_lines(dataclasses.replace(data, status=status))[0]
+    status.loc[status.index[0], "cpu_isa"] = "AVX2"
+    assert "cpu (mixed vector ISAs: AVX2, AVX512)" in _provenance_lines(dataclasses.replace(data, status=status))[0]

@@ -145,6 +145,9 @@ def test_cli_train_prints_summary(tmp_path, capsys):
     assert main(["train", *TINY_RUN, "optim.epochs=1", f"exec.runs_root={tmp_path}"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert "top1" in json.loads(line)
+    # the CPU that computed it travels with the result: two vector ISAs can differ by round-off
+    summary = json.loads(next(tmp_path.glob("*/summary.json")).read_text())
+    assert summary["cpu_isa"] == str(torch.backends.cpu.get_cpu_capability()) and summary["cpu"]
 
 
 def test_code_version_ignores_regenerated_results_but_not_code(tmp_path, monkeypatch):

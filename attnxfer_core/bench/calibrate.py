@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -46,21 +45,10 @@ from attnxfer_core.experiments.cost import MAE_PRETRAIN, Images, StepTimes, imag
 from attnxfer_core.experiments.presets import embedded, embedded_teacher
 from attnxfer_core.modes import Mode
 from attnxfer_core.runs.files import atomic_write_bytes
-from attnxfer_core.runs.provenance import environment
+from attnxfer_core.runs.provenance import cpu_name, environment
 from attnxfer_core.runs.rundir import TIMING
 from attnxfer_core.training.execute import execute
 from attnxfer_core.training.timing import WARMUP
-
-
-def cpu_name() -> str:
-    """The CPU model (``/proc/cpuinfo``), for the record of where the times were measured."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def _per(extra: float, count: int, what: str) -> float:
