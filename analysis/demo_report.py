@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 import pandas as pd
 
@@ -22,11 +22,10 @@ from analysis.dashboard import write_dashboard
 from analysis.figures import render_figures
 from analysis.stats import gap_share
 from analysis.study_data import StudyData
-from analysis.verdicts import INCONCLUSIVE, REPLICATES, Verdict, study_verdicts
+from analysis.verdicts import Verdict, next_look, study_verdicts
 from attnxfer_core.errors import UserError
 from attnxfer_core.experiments.analyses import analyze
-from attnxfer_core.experiments.claims import GATE, PRIMARY
-from attnxfer_core.experiments.demo import STUDY, DemoRow
+from attnxfer_core.experiments.demo import DemoRow
 from attnxfer_core.experiments.figures import MethodBars
 from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import METHOD, Study
@@ -86,32 +85,23 @@ def format_table(table: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _data(study: Study, rows: list[DemoRow]) -> StudyData:
+    results = pd.DataFrame([{"set": "clean", "role": "run", "seed": r.seed, "top1": r.top1,
+                             f"value.{METHOD}": r.method} for r in rows])
+    return StudyData(study, results, pd.DataFrame(), pd.DataFrame(), provenance={"scale": EMBEDDED})
+
+
 def decide_claims(study: Study, rows: list[DemoRow]) -> list[Verdict]:
     """The study's claims decided on these runs by the dashboard's rules (:mod:`analysis.verdicts`),
     gate first: what the protocol's decision rules say about them."""
-    results = pd.DataFrame([{"set": "clean", "role": "run", "seed": r.seed, "top1": r.top1,
-                             f"value.{METHOD}": r.method} for r in rows])
-    data = StudyData(study, results, pd.DataFrame(), pd.DataFrame(), provenance={"scale": EMBEDDED})
-    return study_verdicts(data)
+    return study_verdicts(_data(study, rows))
 
 
-EXTENDED_SEEDS = 10  # studies/main.protocol.md: one extension, from 5 seeds to 10, and no further
-
-
-def protocol_next_step(verdicts: list[Verdict], seeds: int) -> Optional[str]:
-    """What the protocol's extension rule says after these verdicts (None: nothing to do)."""
-    gate_passed = all(v.verdict == REPLICATES for v in verdicts if v.role == GATE)
-    if not gate_passed or not any(v.verdict == INCONCLUSIVE for v in verdicts if v.role == PRIMARY):
-        return None
-    if seeds < EXTENDED_SEEDS:
-        return (f"the gate passed and a primary claim is inconclusive at {seeds} seeds: the protocol's one "
-                f"extension applies (seeds {seeds}-{EXTENDED_SEEDS - 1}: `make reference SEEDS={EXTENDED_SEEDS}`)")
-    return f"a primary claim is inconclusive at {seeds} seeds: the protocol allows no further seeds"
-
-
-def format_verdicts(verdicts: list[Verdict], seeds: int) -> str:
+def format_verdicts(study: Study, rows: list[DemoRow], verdicts: list[Verdict]) -> str:
+    """The verdicts, then what the study's registered extension rule (:func:`analysis.verdicts.next_look`,
+    read from its protocol) says to do next."""
     lines = [f"- {v.role or 'claim'}: {v.claim}: **{v.verdict}** ({v.evidence})" for v in verdicts]
-    step = protocol_next_step(verdicts, seeds)
+    step = next_look(_data(study, rows), verdicts)
     return "\n".join(lines + ([f"\nNext, by the protocol: {step}."] if step else []))
 
 
@@ -126,8 +116,8 @@ def write_run_report(study: Study, seeds: int, overrides: Sequence[str], command
     return {"figures": report / "figures", "dashboard": index}
 
 
-def write_reference(table: list[dict], verdicts: list[Verdict], rows: list[DemoRow], info: dict, out: Path,
-                    command: str) -> None:
+def write_reference(study: Study, table: list[dict], verdicts: list[Verdict], rows: list[DemoRow], info: dict,
+                    out: Path, command: str) -> None:
     """Committed reference results: the table, the claims' verdicts, the per-seed runs, and how they
     were produced."""
     out.mkdir(parents=True, exist_ok=True)
@@ -135,8 +125,8 @@ def write_reference(table: list[dict], verdicts: list[Verdict], rows: list[DemoR
     header = (f"<!-- produced by: {command} -->\n<!-- code version: {code_version()} -->\n"
               f"<!-- runs trained on: {devices} -->\n\n")
     seeds = sorted({r.seed for r in rows})
-    claims = (f"\n\nClaims, by the pre-registered decision rules (`studies/{STUDY}.protocol.md`; "
-              f"differences paired by seed, {len(seeds)} seeds):\n\n" + format_verdicts(verdicts, len(seeds)))
+    claims = (f"\n\nClaims, by the pre-registered decision rules (`studies/{study.name}.protocol.md`; "
+              f"differences paired by seed, {len(seeds)} seeds):\n\n" + format_verdicts(study, rows, verdicts))
     (out / "main.md").write_text(header + format_table(table) + claims + "\n")
     payload = {
         "command": command,

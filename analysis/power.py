@@ -36,7 +36,7 @@ from attnxfer_core.experiments.claims import (
     MatchedShift,
     Superiority,
 )
-from attnxfer_core.experiments.protocol import HOLM
+from attnxfer_core.experiments.protocol import HOLM, NOMINAL
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
 
@@ -181,9 +181,10 @@ def sizing_alpha(data: StudyData, claim: Claim, family: int) -> float:
     alpha = 0.05 if protocol is None else protocol.alpha
     if claim.role == GATE:  # a precondition: decided at alpha at every look
         return alpha
-    if protocol is not None and len(protocol.looks) >= 2:
+    if protocol is not None and len(protocol.looks) >= 2 and protocol.spending != NOMINAL:
         alpha = 1 - nominal_confidence(protocol.looks[-1], protocol.looks, protocol.alpha, protocol.spending)
-    holm = protocol is None or protocol.multiplicity == HOLM  # unregistered studies: sized as the issue asks
+    # studies registered before the rules (no protocol, or main's hand-written one): sized as the rules ask now
+    holm = protocol is None or protocol.hand_written or protocol.multiplicity == HOLM
     if holm and family > 1:
         alpha /= family
     return alpha

@@ -18,6 +18,7 @@ import pandas as pd
 from analysis.aggregate import aggregate, value_columns
 from analysis.study_data import StudyData, load_study_data
 from analysis.verdicts import GATE, VERDICT_WORDS, Verdict, next_look, p_text, seeds_seen, study_verdicts
+from attnxfer_core.experiments.protocol import NOMINAL
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.runs.provenance import PACKAGE_ROOT
 
@@ -128,8 +129,9 @@ def _protocol_lines(study: Study, data: Optional[StudyData]) -> list[str]:
                  else "Registered (in the study file's history)")
         return [f"{where} before the current rules: decided as registered, at nominal alpha without Holm's "
                 "correction (the Holm p shown is for reference)."]
-    looks = (f"looks at {', '.join(map(str, p.looks))} seeds ({p.spending} spending)" if len(p.looks) > 1
-             else "one look")
+    looks = ("one look" if len(p.looks) < 2 else f"looks at {', '.join(map(str, p.looks))} seeds "
+             + ("(each at the full alpha: registered before alpha spending)" if p.spending == NOMINAL
+                else f"({p.spending} spending)"))
     line = (f"Protocol [`{p.file}`](../{p.file}), registered {p.registered}: {looks}, family-wise alpha "
             f"{p.alpha:g}, multiplicity: {p.multiplicity}.")
     if data is not None:

@@ -51,7 +51,7 @@ from attnxfer_core.experiments.claims import (
     describe,
     paper_says,
 )
-from attnxfer_core.experiments.protocol import HOLM
+from attnxfer_core.experiments.protocol import HOLM, NOMINAL
 from attnxfer_core.experiments.scales import EMBEDDED, check_scale
 
 
@@ -235,7 +235,7 @@ def study_alpha(data: StudyData, seeds: int) -> tuple[float, Optional[str]]:
     looks = data.study.looks(check_scale(data.provenance.get("scale", EMBEDDED)))
     if seeds not in looks:
         return protocol.alpha, f"{seeds} seeds is not one of the protocol's looks ({', '.join(map(str, looks))})"
-    if len(looks) < 2:
+    if len(looks) < 2 or protocol.spending == NOMINAL:
         return protocol.alpha, None
     return 1 - nominal_confidence(seeds, looks, protocol.alpha, protocol.spending), None
 
@@ -285,7 +285,8 @@ def study_verdicts(data: StudyData) -> list[Verdict]:
 def next_look(data: StudyData, decided: Sequence[Verdict]) -> Optional[str]:
     """What the protocol's extension rule says after these verdicts: the command of the next registered look,
     or why the study stops (None for a study without looks). The next look runs unless the gate does not
-    replicate or every primary claim (every claim, when none is primary) is decided."""
+    replicate (or has not replicated, where the protocol says ``extend_needs_gate``) or every primary claim
+    (every claim, when none is primary) is decided."""
     protocol = data.study.protocol
     if protocol is None or len(protocol.looks) < 2:
         return None
@@ -297,6 +298,8 @@ def next_look(data: StudyData, decided: Sequence[Verdict]) -> Optional[str]:
         return f"final look ({seeds} seeds): the study is done"
     if any(v.role == GATE and v.verdict == DOES_NOT for v in decided):
         return "stop: the gate does not replicate"
+    if protocol.extend_needs_gate and not all(v.verdict == REPLICATES for v in decided if v.role == GATE):
+        return "stop: the gate has not replicated, and the protocol extends only once it has"
     endpoints = [v for v in decided if v.role == PRIMARY] or [v for v in decided if v.role != GATE]
     if endpoints and all(v.verdict in (REPLICATES, DOES_NOT) for v in endpoints):
         return f"stop at {seeds} seeds: every primary claim is decided"

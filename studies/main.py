@@ -2,15 +2,23 @@
 
 At embedded scale this study is pre-registered: ``studies/main.protocol.md`` fixes
 its runs, seeds, endpoints and decision rules, and was committed before its runs.
+It was written by hand before ``attnxfer register`` and alpha spending existed;
+:data:`PROTOCOL` declares what it registered: looks at 5 and 10 seeds, each at
+alpha 0.05, no multiplicity correction, and one extension only if the gate
+passes and a primary claim is inconclusive at five seeds.
 """
 from attnxfer_core.experiments.claims import GATE, PRIMARY, TABLE1, Equivalence, GapShare, Superiority
 from attnxfer_core.experiments.figures import AttentionMapsPicture, LearningCurves, MethodBars
+from attnxfer_core.experiments.protocol import NO_CORRECTION, NOMINAL, Protocol
 from attnxfer_core.experiments.scales import base_run
 from attnxfer_core.experiments.study import Reference, Study, product
 from attnxfer_core.modes import Mode
 
 METHODS = ("scratch", "finetune", "copy", "distill")
 SCRATCH, FINETUNE, COPY, DISTILL = ({"method": m} for m in METHODS)
+
+PROTOCOL = Protocol(file="studies/main.protocol.md", registered="2026-11-29", multiplicity=NO_CORRECTION,
+                    looks=(5, 10), spending=NOMINAL, hand_written=True, extend_needs_gate=True)
 
 STUDY = Study(
     name="main",
@@ -45,4 +53,5 @@ STUDY = Study(
         Superiority(text="Attention distillation beats attention copy (paper: +0.6)", better=DISTILL, worse=COPY,
                     paper=0.6, source=TABLE1),
     ),
+    protocol=PROTOCOL,
 )

@@ -11,7 +11,7 @@ from analysis.stats import gap_share, gap_share_p, holm, p_above, paired_differe
 from analysis.study_data import StudyData
 from analysis.verdicts import DOES_NOT, INCONCLUSIVE, REPLICATES, UNINFORMATIVE, decide, next_look, study_verdicts
 from attnxfer_core.experiments.claims import GATE, GapShare, MatchedShift, Superiority, paper_says
-from attnxfer_core.experiments.protocol import Protocol
+from attnxfer_core.experiments.protocol import NOMINAL, Protocol
 from attnxfer_core.experiments.scales import EMBEDDED
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.experiments.validation import name_problems
@@ -234,3 +234,23 @@ def test_power_sizes_each_claim_from_the_pilot_and_says_which_outcome():
     assert row.outcome == "does not replicate" and row.seeds is not None  # copy recovers ~20% of the gap
     empty = claim_power(flat, _data(study, {"scratch": [1.0]}), 0.05)
     assert empty.pilot_seeds == 0 and "no pilot data" in empty.note
+
+
+def test_mains_hand_written_protocol_decides_each_look_at_full_alpha_and_extends_only_past_its_gate():
+    main = get_study("main")
+    assert main.protocol.hand_written and main.looks("embedded") == (5, 10)
+    five = {m: v + [v[0] + 0.3] for m, v in PER_METHOD.items()}  # 5 seeds: look 1
+    decided = study_verdicts(_data(main, five))
+    assert {v.alpha for v in decided} == {0.05}  # nominal: no spending, as registered
+    assert not any(v.corrected for v in decided)  # and no Holm
+    assert next_look(_data(main, five), decided) == "stop at 5 seeds: every primary claim is decided"
+    open_primary = [dataclasses.replace(v, verdict=INCONCLUSIVE) if v.role == "primary" else v for v in decided]
+    assert next_look(_data(main, five), open_primary).startswith("next registered look: attnxfer run main --seeds 10")
+    open_gate = [dataclasses.replace(v, verdict=INCONCLUSIVE) if v.role == GATE else v for v in open_primary]
+    assert next_look(_data(main, five), open_gate).startswith("stop: the gate has not replicated")
+    three = {m: v[:3] for m, v in PER_METHOD.items()}
+    assert {v.verdict for v in study_verdicts(_data(main, three))} == {UNINFORMATIVE}  # not a look
+    # nominal looks are main's registration only: a new protocol must spend its alpha
+    new = Protocol(file="x.md", registered="2026-12-04", looks=(3, 6), spending=NOMINAL)
+    assert "nominal looks only in a hand-written protocol" in " ".join(new.problems())
+    assert not dataclasses.replace(new, hand_written=True).problems()

@@ -72,10 +72,12 @@ def test_the_reference_carries_the_claims_decided_by_the_protocols_rules(minus_f
     assert equivalence.interval.estimate == pytest.approx(np.mean(minus_finetune))
     assert f"TOST p = {_tost_p(minus_finetune):.3f}" in equivalence.evidence
     assert (_tost_p(minus_finetune) < 0.05) == (expected == "replicates")
-    write_reference(summarize(get_study("main"), rows), verdicts, rows, {}, tmp_path, "attnxfer demo")
+    write_reference(get_study("main"), summarize(get_study("main"), rows), verdicts, rows, {}, tmp_path,
+                    "attnxfer demo")
     text = (tmp_path / "main.md").read_text()
     assert f"**{expected}**" in text and "5 seeds" in text and "- gate:" in text
-    assert ("the protocol's one extension applies" in text) == next_step
+    # the extension rule is the protocol's (studies/main.py PROTOCOL), not the demo's
+    assert ("next registered look: attnxfer run main --seeds 10" in text) == next_step
 
 
 def test_a_failed_gate_leaves_every_other_claim_undecided():

@@ -34,7 +34,8 @@ def demo(args: argparse.Namespace) -> int:
     table, verdicts = summarize(study, rows), decide_claims(study, rows)
     print(f"\n{teacher_line(info)}\n\n{study.name} ({what}):\n{format_table(table)}")
     if args.seeds > 1:
-        print(f"\nclaims, decided on these runs ({args.seeds} seeds, paired):\n{format_verdicts(verdicts, args.seeds)}")
+        claims = format_verdicts(study, rows, verdicts)
+        print(f"\nclaims, decided on these runs ({args.seeds} seeds, paired):\n{claims}")
     print(f"\ntotal wall time: {info['total_seconds']:.0f} s")
     if not args.full:
         print(f"\n{reference_text()}")
@@ -42,7 +43,7 @@ def demo(args: argparse.Namespace) -> int:
                                            *([f"--out {args.out}"] if args.out else []),
                                            *(["--no-report"] if args.no_report else [])])
     if args.out:
-        write_reference(table, verdicts, rows, info, Path(args.out), command)
+        write_reference(study, table, verdicts, rows, info, Path(args.out), command)
         print(f"reference results written to {args.out}")
     if not args.no_report:
         written = write_run_report(study, args.seeds, args.overrides, command)

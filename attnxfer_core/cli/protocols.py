@@ -40,6 +40,9 @@ def register_protocol(args: argparse.Namespace) -> int:
     if study.protocol is None:
         raise UserError(f"study: {study.name} declares no protocol (protocol=Protocol(...) in studies/"
                         f"{study.name}.py)")
+    if study.protocol.hand_written:
+        raise UserError(f"study: {study.name}'s protocol ({study.protocol.file}) was written by hand before "
+                        "attnxfer register existed; it is not rendered")
     pilot = load_study_data(study, Path(args.tables)) if args.tables else None
     if args.tables and pilot is None:
         raise UserError(f"--tables: {args.tables} has no collected tables of {study.name}")

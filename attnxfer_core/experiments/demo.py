@@ -80,12 +80,15 @@ PREVIEW_FACTOR = 4  # the preview divides every run's schedule by this
 
 
 def preview(study: Study) -> Study:
-    """``study`` with every run's schedule divided by :data:`PREVIEW_FACTOR` (warm-up in proportion)."""
+    """``study`` with every run's schedule divided by :data:`PREVIEW_FACTOR` (warm-up in proportion).
+
+    The preview registers nothing: its claims are decided at nominal alpha on whatever seeds it ran, with no
+    looks, so that a newcomer sees the rules work (the registered runs are ``--full``'s)."""
     def build(scale, point):
         cfg = study.build(scale, point)
         epochs = max(1, cfg.optim.epochs // PREVIEW_FACTOR)
         return with_values(cfg, {"optim.epochs": epochs,
                                  "optim.warmup_epochs": cfg.optim.warmup_epochs * epochs / cfg.optim.epochs})
 
-    return dataclasses.replace(study, name=f"{study.name}_preview", build=build,
+    return dataclasses.replace(study, name=f"{study.name}_preview", build=build, protocol=None,
                                description=f"{study.description} (the demo's preview: schedules / {PREVIEW_FACTOR})")

@@ -10,7 +10,11 @@ some results were seen must say so).
 
 A study without a protocol was registered before these rules existed: its
 verdicts are decided as registered (nominal alpha, one look, no correction),
-and the raw and Holm-adjusted p-values are still shown beside them.
+and the raw and Holm-adjusted p-values are still shown beside them. The main
+replication's protocol predates them too but registered a seed extension; it is
+declared ``hand_written`` (its file is prose, not what ``attnxfer register``
+renders) with ``NOMINAL`` looks, each at the full alpha, as it was registered.
+No other protocol may use either.
 The statistics live in the analysis layer (``analysis.verdicts``,
 ``analysis.sequential``); this module only names them, so a study is checked
 before anything trains.
@@ -23,6 +27,7 @@ HOLM, NO_CORRECTION = "holm", "none"
 MULTIPLICITY = (HOLM, NO_CORRECTION)
 OBRIEN_FLEMING, POCOCK = "obrien-fleming", "pocock"
 SPENDING = (OBRIEN_FLEMING, POCOCK)  # Lan-DeMets spending functions (analysis.sequential)
+NOMINAL = "nominal"  # no spending: every look at the full alpha (main's registration, before spending was adopted)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +43,10 @@ class Protocol:
     # What was public when the protocol was registered: run ids (or a sentence) of results already committed.
     public: tuple[str, ...] = ()
     rationale: str = ""  # why this design (the budget-fair stopping rule, the seeds chosen): the file's first section
+    # the file was written by hand before `attnxfer register` existed (main's): not checked against the rendering
+    hand_written: bool = False
+    # the next look runs only when the gate *replicates* (main's "if G passes"), not merely when it does not fail
+    extend_needs_gate: bool = False
 
     def problems(self) -> list[str]:
         """What is wrong with the protocol's fields (empty when it is valid), one phrase each."""
@@ -46,8 +55,10 @@ class Protocol:
             out.append(f"protocol.alpha must be in (0, 1), got {self.alpha}")
         if self.multiplicity not in MULTIPLICITY:
             out.append(f"protocol.multiplicity {self.multiplicity!r} is not one of {', '.join(MULTIPLICITY)}")
-        if self.spending not in SPENDING:
-            out.append(f"protocol.spending {self.spending!r} is not one of {', '.join(SPENDING)}")
+        if self.spending not in SPENDING and not (self.spending == NOMINAL and self.hand_written):
+            out.append(f"protocol.spending {self.spending!r} is not one of {', '.join(SPENDING)}"
+                       + (" (nominal looks only in a hand-written protocol that registered them)"
+                          if self.spending == NOMINAL else ""))
         if any(n < 2 for n in self.looks) or list(self.looks) != sorted(set(self.looks)):
             out.append(f"protocol.looks must be increasing seed counts of at least 2, got {list(self.looks)}")
         return out
