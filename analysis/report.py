@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.aggregate import aggregate, value_columns
 from analysis.study_data import StudyData, load_study_data
 from analysis.verdicts import GATE, VERDICT_WORDS, Verdict, next_look, p_text, seeds_seen, study_verdicts
-from attnxfer_core.experiments.protocol import NOMINAL
+from attnxfer_core.experiments.protocol import HOLM, NOMINAL
 from attnxfer_core.experiments.study import Study
 from attnxfer_core.runs.provenance import PACKAGE_ROOT
 
@@ -132,8 +132,9 @@ def _protocol_lines(study: Study, data: Optional[StudyData]) -> list[str]:
     looks = ("one look" if len(p.looks) < 2 else f"looks at {', '.join(map(str, p.looks))} seeds "
              + ("(each at the full alpha: registered before alpha spending)" if p.spending == NOMINAL
                 else f"({p.spending} spending)"))
-    line = (f"Protocol [`{p.file}`](../{p.file}), registered {p.registered}: {looks}, family-wise alpha "
-            f"{p.alpha:g}, multiplicity: {p.multiplicity}.")
+    level = (f"family-wise alpha {p.alpha:g}, multiplicity: {p.multiplicity}" if p.multiplicity == HOLM
+             else f"alpha {p.alpha:g} for each claim, no multiplicity correction (the Holm p shown is for reference)")
+    line = f"Protocol [`{p.file}`](../{p.file}), registered {p.registered}: {looks}, {level}."
     if data is not None:
         line += f" Seeds in the tables: {seeds_seen(data)}."
     lines = [line]
