@@ -41,7 +41,7 @@ STYLE = "".join(f".{css}{{background:{COLOURS[word]}}}" for word, css in BADGES.
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
-th{background:#f3f3f3;cursor:pointer}tr:nth-child(even){background:#fafafa}
+.wide{overflow-x:auto;max-width:100%}th{background:#f3f3f3;cursor:pointer}tr:nth-child(even){background:#fafafa}
 .badge{padding:2px 6px;border-radius:4px;color:#fff;font-size:12px}
 .inconclusive{color:#222}
 .filter{margin:4px 0;padding:3px;width:260px}.facets label{margin-right:12px;font-size:13px}
@@ -108,8 +108,9 @@ def table_html(frame: pd.DataFrame, table_id: str, links: Optional[dict[str, str
             cells.append(f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     box = (f"<input class=\"filter\" data-table=\"{esc(table_id)}\" placeholder=\"filter rows\">" if filter_box else "")
-    return (f"{box}<table class=\"sortable\" id=\"{esc(table_id)}\">"
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    # A wide table scrolls in its own box, so the page itself never scrolls sideways.
+    return (f"{box}<div class=\"wide\"><table class=\"sortable\" id=\"{esc(table_id)}\">"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def curve_svg(points: Sequence[tuple[float, float]], width: int = 420, height: int = 220) -> str:
@@ -167,7 +168,8 @@ def _claim_rows(verdicts: Sequence[Verdict], links: dict[str, str]) -> str:
         f"<td title=\"{esc(v.kind)}\">{esc(v.evidence)}</td></tr>" for v in verdicts)
 
 
-CLAIMS_HEAD = ("<table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th><th>claim</th><th>role</th>"
+CLAIMS_HEAD = ("<div class=\"wide\"><table class=\"sortable\" id=\"verdicts\"><thead><tr><th>study</th>"
+               "<th>claim</th><th>role</th>"
                "<th>kind</th><th>paper</th><th>verdict</th><th>p</th><th>Holm p</th><th>evidence</th></tr></thead>")
 RULES_NOTE = ("Each claim a study declares, decided from confidence intervals over seeds, paired by seed: superiority "
               "when the 95% CI of the difference lies above the margin; equivalence when the 90% CI lies within "
@@ -203,7 +205,7 @@ def build_dashboard(
             "<a href=\"figures/claims.png\">figures/claims.png</a>.</p>", _facets(verdicts),
             forest_svg(forest, links),
             f"<h2>Does it replicate?</h2><p class=\"note\">{RULES_NOTE}</p>{CLAIMS_HEAD}"
-            f"<tbody>{_claim_rows(verdicts, links)}</tbody></table>"]
+            f"<tbody>{_claim_rows(verdicts, links)}</tbody></table></div>"]
     progress = []
     for name, data in studies.items():
         status = data["status"]
@@ -238,7 +240,7 @@ def _study_page(out: Path, name: str, data: dict, claims: Sequence[Verdict]) -> 
         shutil.copyfile(figure, out / "figures" / figure.name)
         body.append(f"<p><img src=\"../figures/{esc(figure.name)}\" alt=\"{esc(figure.stem)}\"></p>")
     if claims:
-        body.append(f"<h2>Claims</h2>{CLAIMS_HEAD}<tbody>{_claim_rows(claims, {name: '#'})}</tbody></table>")
+        body.append(f"<h2>Claims</h2>{CLAIMS_HEAD}<tbody>{_claim_rows(claims, {name: '#'})}</tbody></table></div>")
     run_links = {rid: f"../runs/{rid}.html" for rid in data["configs"]}
     body.append("<h2>Results (mean over seeds; ci95 = half-width of the 95% CI of the mean, std = sd over seeds)</h2>"
                 + table_html(data["aggregate"], f"agg-{name}"))

@@ -64,6 +64,8 @@ def test_every_claim_is_in_the_forest_once_and_the_filters_work(tmp_path):
         assert visible == [mains, mains]
         width = browser.run("return document.getElementById('forest').getBoundingClientRect().width;")
         assert 1000 < width <= 1400  # readable at 1400 px
+        sideways = "return document.documentElement.scrollWidth - document.documentElement.clientWidth;"
+        assert browser.run(sideways) == 0  # wide tables scroll in their own box, never the page
         assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
         browser.run("var s = document.querySelector('select.facet[data-key=study]'); s.value = '';"
                     "s.dispatchEvent(new Event('change'));")
@@ -71,5 +73,6 @@ def test_every_claim_is_in_the_forest_once_and_the_filters_work(tmp_path):
         assert shot.stat().st_size > 10_000
         browser.open((tmp_path / "dashboard" / "studies" / "main.html").as_uri())
         assert browser.run("return document.getElementById('agg-main').tBodies[0].rows.length;") > 0
+        assert browser.run(sideways) == 0
     finally:
         browser.close()
