@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_protocols}
 RUNS=${RUNS:-/tmp/attnxfer-runs}
 DEADLINE=${DEADLINE:-480}
-STUDIES=${STUDIES:-"scale layers averaging teachers heads budget"}  # qkv, pretrain_data: done on the CPU
+STUDIES=${STUDIES:-"scale layers averaging teachers labels heads families budget"}  # qkv, pretrain_data: done on the CPU
 mkdir -p "$OUT/tables" "$OUT/figures"
 if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
 if [ -d .whl ] && [ ! -x .venv/bin/python ]; then

@@ -165,9 +165,10 @@ def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path, capsys):
 
 def test_figure_with_missing_runs_is_skipped_with_a_note(tmp_path):
     root, tables = tmp_path / "runs", tmp_path / "tables"
-    runs = _runs("main", root, 1)
+    no_carried = f"exec.carried_root={tmp_path / 'carried'}"  # the repository carries main's fine-tuning runs
+    runs = _runs("main", root, 1, no_carried)
     populate([r for r in runs if r.values.get("method") != "finetune"])
-    collect(["main"], "embedded", 1, [f"exec.runs_root={root}"], tables, "test")
+    collect(["main"], "embedded", 1, [f"exec.runs_root={root}", no_carried], tables, "test")
     result = figures(["main"], tables, tmp_path / "figures", ["png"])["main"][0]  # MethodBars
     assert not result.files and "finetune" in result.note
     text = dashboard(["main", "qkv"], tables, tmp_path / "figures", tmp_path / "dashboard").read_text()
