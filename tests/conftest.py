@@ -62,3 +62,12 @@ TINY_RUN = [
 def tiny_run(tmp_path, *overrides: str) -> RunConfig:
     """A complete run config on the synthetic data that trains in a few seconds."""
     return apply_overrides(RunConfig(), [*TINY_RUN, f"exec.runs_root={tmp_path}/runs", *overrides])
+
+
+@pytest.fixture
+def no_carried_runs(tmp_path, monkeypatch):
+    """As on a checkout that carries no finished runs: the repository's ``results/carried`` grows with every
+    study trained across sessions, so a test that counts missing or to-train runs must not read it."""
+    from attnxfer_core.runs import carried
+
+    monkeypatch.setattr(carried, "DEFAULT_ROOT", tmp_path / "no-carried")

@@ -163,12 +163,11 @@ def test_every_figure_and_the_dashboard_from_synthetic_runs(tmp_path, capsys):
     assert run_pages and all("<svg" in p.read_text() or "no evaluations" in p.read_text() for p in run_pages[:5])
 
 
-def test_figure_with_missing_runs_is_skipped_with_a_note(tmp_path):
+def test_figure_with_missing_runs_is_skipped_with_a_note(tmp_path, no_carried_runs):
     root, tables = tmp_path / "runs", tmp_path / "tables"
-    no_carried = f"exec.carried_root={tmp_path / 'carried'}"  # the repository carries main's fine-tuning runs
-    runs = _runs("main", root, 1, no_carried)
+    runs = _runs("main", root, 1)
     populate([r for r in runs if r.values.get("method") != "finetune"])
-    collect(["main"], "embedded", 1, [f"exec.runs_root={root}", no_carried], tables, "test")
+    collect(["main"], "embedded", 1, [f"exec.runs_root={root}"], tables, "test")
     result = figures(["main"], tables, tmp_path / "figures", ["png"])["main"][0]  # MethodBars
     assert not result.files and "finetune" in result.note
     text = dashboard(["main", "qkv"], tables, tmp_path / "figures", tmp_path / "dashboard").read_text()

@@ -237,12 +237,9 @@ def test_budget_of_names_the_budget_a_run_was_built_at():
     assert budget_of(with_values(embedded(Mode.COPY), {"optim.epochs": 3})) == "other"
 
 
-def test_study_costs_count_a_shared_run_once_main_first(tmp_path, monkeypatch):
+def test_study_costs_count_a_shared_run_once_main_first(no_carried_runs):
     from attnxfer_core.experiments.planning import embedded_costs
-    from attnxfer_core.runs import carried
 
-    # as on a checkout that carries no finished runs (the repository's results/carried holds main's by now)
-    monkeypatch.setattr(carried, "DEFAULT_ROOT", tmp_path / "carried")
     costs = {c.study: c for c in embedded_costs(list(load_studies().values()))}
     assert costs["main"].new_runs == costs["main"].runs == 20  # the shipped teacher is installed, not trained
     assert costs["ensembles"].new_runs == 0 and costs["ensembles"].new_seconds == 0
